@@ -1,0 +1,51 @@
+# The operator contract (../shared/ARCHITECTURE.md): up, down, test, demo, bench.
+# Everything runs from the project's own virtual environment, created on first use from
+# requirements.lock (pinned with hashes) plus the workspace packages installed editable.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP  := $(VENV)/.installed
+MEMBERS := shared/schemas shared/platform shared/devstack services/referral services/eligibility services/billing services/quality
+PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
+
+.PHONY: install up down status test demo bench lock schemas lint
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock $(PYPROJECTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(addprefix -e ,$(MEMBERS))
+	touch $(STAMP)
+
+up: install
+	$(BIN)/hearth up
+
+down:
+	@if [ -x $(BIN)/hearth ]; then $(BIN)/hearth down; else echo "nothing to stop (no .venv)"; fi
+
+status: install
+	$(BIN)/hearth status
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/hearth demo
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Regenerate the event JSON Schemas and the AsyncAPI document from the pydantic models.
+schemas: install
+	$(BIN)/python -m hearth_schemas.generate
+
+lint: install
+	$(BIN)/ruff check .
+
+# Re-pin third-party dependencies (needs the registry); the output records no download addresses.
+lock: install
+	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.11 -o requirements.lock
