@@ -60,9 +60,7 @@ def asyncapi_document() -> dict[str, Any]:
     for event in ALL_EVENTS:
         by_topic.setdefault(event.topic(), []).append(event)
         key = f"{event.service}.{event.name}.v{event.version}"
-        payload = event.model_json_schema(
-            mode="serialization", ref_template="#/components/schemas/{model}"
-        )
+        payload = event.model_json_schema(mode="serialization", ref_template="#/components/schemas/{model}")
         schemas.update(payload.pop("$defs", {}))
         schemas[key] = payload
         messages[key] = {
@@ -75,7 +73,9 @@ def asyncapi_document() -> dict[str, Any]:
             "bindings": {"kafka": {"key": {"type": "string", "description": event.subject_field}}},
         }
     for topic, events in by_topic.items():
-        producer = "the plan's data platform" if topic == CLAIMS_LINES else f"the {topic.split('.')[0]} service"
+        producer = (
+            "the plan's data platform" if topic == CLAIMS_LINES else f"the {topic.split('.')[0]} service"
+        )
         channels[topic] = {
             "address": topic,
             "description": f"Written only by {producer}. Record key: the member id (or aggregate id).",
@@ -115,9 +115,7 @@ def asyncapi_document() -> dict[str, Any]:
             ),
         },
         "defaultContentType": "application/json",
-        "servers": {
-            "embedded": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "make up"}
-        },
+        "servers": {"embedded": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "make up"}},
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},

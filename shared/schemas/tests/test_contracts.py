@@ -1,13 +1,12 @@
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
-
 from hearth_schemas import ALL_EVENTS, AssessmentFeeAccrued, ReferralReceived, model_for
 from hearth_schemas.compat import breaking_changes
 from hearth_schemas.generate import JSON_DIR, RELEASED_DIR, main, rendered
+from pydantic import ValidationError
 
 
 def test_checked_in_schemas_and_asyncapi_are_current():
@@ -35,8 +34,10 @@ def test_removing_a_property_or_adding_a_required_one_is_breaking():
 
 def test_adding_an_optional_property_is_compatible():
     released = {"properties": {"a": {"type": "string", "title": "A"}}, "required": ["a"]}
-    current = {"properties": {"a": {"type": "string", "title": "Renamed"}, "n": {"type": "string"}},
-               "required": ["a"]}
+    current = {
+        "properties": {"a": {"type": "string", "title": "Renamed"}, "n": {"type": "string"}},
+        "required": ["a"],
+    }
     assert breaking_changes(released, current) == []
 
 
@@ -48,15 +49,26 @@ def test_event_type_names_service_event_and_major_version():
 
 def test_money_travels_as_a_two_decimal_string():
     accrual = AssessmentFeeAccrued(
-        accrual_id="a1", member_id="M1", provider_org_id="org-1", assessment_id="as-1",
-        service_date=date(2026, 10, 3), amount=Decimal("325"), contract_id="c1",
+        accrual_id="a1",
+        member_id="M1",
+        provider_org_id="org-1",
+        assessment_id="as-1",
+        service_date=date(2026, 10, 3),
+        amount=Decimal("325"),
+        contract_id="c1",
     )
     assert accrual.to_json_dict()["amount"] == "325.00"
 
 
 def test_consumers_ignore_unknown_fields_but_reject_bad_values():
-    base = dict(referral_id="r1", member_id="M1", source="ehr", referrer_id="dr-1",
-                referral_date="2026-10-01", received_at=datetime(2026, 10, 1, tzinfo=timezone.utc))
+    base = dict(
+        referral_id="r1",
+        member_id="M1",
+        source="ehr",
+        referrer_id="dr-1",
+        referral_date="2026-10-01",
+        received_at=datetime(2026, 10, 1, tzinfo=UTC),
+    )
     assert ReferralReceived.model_validate({**base, "future_field": 1}).member_id == "M1"
     with pytest.raises(ValidationError) as err:
         ReferralReceived.model_validate({**base, "source": "fax"})

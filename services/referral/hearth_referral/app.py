@@ -1,0 +1,20 @@
+"""Bootstrap of the referral service."""
+
+from pathlib import Path
+
+from hearth_platform.app import ServiceDefinition, create_app
+
+from .api import router
+from .handlers import handlers
+from .tables import metadata, platform
+
+definition = ServiceDefinition(
+    name="referral",
+    metadata=metadata,
+    platform=platform,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[router],
+    handlers=handlers,
+    description="Referrals from EHRs, ACOs and case-finding; the quarterback's queue; assessments.",
+)
+app = create_app(definition)

@@ -1,0 +1,179 @@
+"""Commands and consumed events of the referral service. Each opens a unit of work, loads, calls
+the domain, saves, stages events in the outbox, and commits."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hearth_platform.db import Database, UnitOfWork
+from hearth_platform.handlers import HandlerRegistry, Received
+from hearth_schemas import (
+    AssessmentCompleted,
+    EligibilityDetermined,
+    MemberEnrolled,
+    ReferralClosed,
+    ReferralReceived,
+)
+
+from .domain import Referral, ReferralNotFound, Status
+from .repository import ReferralRepository
+
+handlers = HandlerRegistry()
+
+
+@dataclass(frozen=True)
+class ReceiveReferral:
+    member_id: str
+    source: str
+    referrer_id: str
+    referral_date: date
+    provider_org_id: str | None
+    goals_of_care_discussed: bool | None
+    actor: str
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Intake:
+    referral: Referral
+    created: bool
+
+
+async def receive_referral(db: Database, cmd: ReceiveReferral) -> Intake:
+    """A member who already has an open referral is linked to it, not referred twice."""
+    async with db.unit_of_work() as uow:
+        repo = ReferralRepository(uow.conn)
+        if cmd.idempotency_key and (earlier := await repo.by_idempotency_key(cmd.idempotency_key)):
+            return Intake(earlier, created=False)
+        if existing := await repo.open_for_member(cmd.member_id):
+            return Intake(existing, created=False)
+        referral = Referral.receive(
+            member_id=cmd.member_id,
+            source=cmd.source,
+            referrer_id=cmd.referrer_id,
+            referral_date=cmd.referral_date,
+            received_at=datetime.now(UTC),
+            provider_org_id=cmd.provider_org_id,
+            goals_of_care_discussed=cmd.goals_of_care_discussed,
+            actor=cmd.actor,
+        )
+        await repo.add(referral, cmd.idempotency_key)
+        uow.publish(
+            ReferralReceived(
+                referral_id=referral.referral_id,
+                member_id=referral.member_id,
+                source=referral.source,  # type: ignore[arg-type]
+                referrer_id=referral.referrer_id,
+                referral_date=referral.referral_date,
+                received_at=referral.received_at,
+                provider_org_id=referral.provider_org_id,
+                goals_of_care_discussed=referral.goals_of_care_discussed,
+            ),
+            aggregatetype="referral",
+        )
+        await uow.commit()
+        return Intake(referral, created=True)
+
+
+async def record_assessment(db: Database, referral_id: str, findings: dict[str, Any], actor: str) -> str:
+    """Record the initial assessment; AssessmentCompleted goes out whatever the member decided."""
+    async with db.unit_of_work() as uow:
+        repo = ReferralRepository(uow.conn)
+        referral = await repo.get(referral_id, for_update=True)
+        if referral is None:
+            raise ReferralNotFound(referral_id)
+        referral.move(
+            Status.ASSESSED,
+            at=datetime.now(UTC),
+            actor=actor,
+            reason=f"assessment ({findings['mode']}), member chose to {findings['decision']}",
+        )
+        if findings["decision"] == "decline":
+            referral.move(Status.DECLINED, at=datetime.now(UTC), actor=actor, reason="member declined")
+        assessment_id = str(uuid.uuid4())
+        event = AssessmentCompleted(
+            assessment_id=assessment_id, referral_id=referral_id, member_id=referral.member_id, **findings
+        )
+        await repo.add_assessment(
+            assessment_id, referral, event.assessed_on, event.decision, event.to_json_dict()
+        )
+        await repo.save(referral)
+        uow.publish(event, aggregatetype="referral")
+        if referral.status is Status.DECLINED:
+            _publish_closed(uow, referral)
+        await uow.commit()
+        return assessment_id
+
+
+async def referral_view(db: Database, referral_id: str) -> dict[str, Any]:
+    async with db.unit_of_work() as uow:
+        repo = ReferralRepository(uow.conn)
+        referral = await repo.get(referral_id)
+        if referral is None:
+            raise ReferralNotFound(referral_id)
+        return {
+            "referral_id": referral.referral_id,
+            "member_id": referral.member_id,
+            "source": referral.source,
+            "referrer_id": referral.referrer_id,
+            "referral_date": referral.referral_date,
+            "provider_org_id": referral.provider_org_id,
+            "status": referral.status.value,
+            "goals_of_care_discussed": referral.goals_of_care_discussed,
+            "needs_goals_of_care": referral.needs_goals_of_care,
+            "history": await repo.history(referral_id),
+        }
+
+
+def _publish_closed(uow: UnitOfWork, referral: Referral, caused_by: Any = None) -> None:
+    uow.publish(
+        ReferralClosed(
+            referral_id=referral.referral_id,
+            member_id=referral.member_id,
+            outcome=referral.status.value,
+            closed_at=datetime.now(UTC),
+        ),  # type: ignore[arg-type]
+        caused_by=caused_by,
+        aggregatetype="referral",
+    )
+
+
+@handlers.on(EligibilityDetermined)
+async def on_eligibility_determined(uow: UnitOfWork, items: list[Received[EligibilityDetermined]]) -> None:
+    """An ineligible member's referral closes as ineligible: the referrer hears why."""
+    repo = ReferralRepository(uow.conn)
+    for item in items:
+        decision = item.event
+        if decision.eligible or decision.referral_id is None:
+            continue
+        referral = await repo.get(decision.referral_id, for_update=True)
+        if referral is None or not referral.is_open:
+            continue
+        referral.move(
+            Status.INELIGIBLE,
+            at=datetime.now(UTC),
+            actor="eligibility",
+            reason=f"{decision.stage}: {', '.join(decision.reasons) or 'not eligible'}",
+        )
+        await repo.save(referral)
+        _publish_closed(uow, referral, item.envelope)
+
+
+@handlers.on(MemberEnrolled)
+async def on_member_enrolled(uow: UnitOfWork, items: list[Received[MemberEnrolled]]) -> None:
+    repo = ReferralRepository(uow.conn)
+    for item in items:
+        if item.event.referral_id is None:
+            continue
+        referral = await repo.get(item.event.referral_id, for_update=True)
+        if referral is None or referral.status is not Status.ASSESSED:
+            continue
+        referral.move(
+            Status.ENROLLED,
+            at=datetime.now(UTC),
+            actor="eligibility",
+            reason=f"enrolled in tier {item.event.tier} from {item.event.effective_date}",
+        )
+        await repo.save(referral)
+        _publish_closed(uow, referral, item.envelope)

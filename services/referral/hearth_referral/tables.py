@@ -1,0 +1,48 @@
+"""Tables of the referral schema, with the platform's outbox, inbox and parked events."""
+
+from hearth_platform.tables import PlatformTables
+from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(schema="referral")
+platform = PlatformTables(metadata)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("referrer_id", Text, nullable=False),
+    Column("referral_date", Date, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("provider_org_id", Text),
+    Column("goals_of_care_discussed", Boolean),
+    Column("status", Text, nullable=False),
+    Column("idempotency_key", Text, unique=True),
+    Index("referrals_member", "member_id"),
+)
+
+transitions = Table(
+    "referral_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", Text, ForeignKey("referrals.referral_id"), nullable=False, index=True),
+    Column("from_status", Text),
+    Column("to_status", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("assessment_id", Text, primary_key=True),
+    Column("referral_id", Text, ForeignKey("referrals.referral_id"), nullable=False, index=True),
+    Column("member_id", Text, nullable=False),
+    Column("assessed_on", Date, nullable=False),
+    Column("decision", Text, nullable=False),
+    # The structured findings as sent in AssessmentCompleted (no free text).
+    Column("findings", JSONB, nullable=False),
+)

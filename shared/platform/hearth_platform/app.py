@@ -1,0 +1,195 @@
+"""The app factory: every service is a `ServiceDefinition` handed to `create_app`.
+
+The lifespan migrates the service's schema, opens its database, and starts its outbox relay and
+its consumer as background tasks. Neither task needs the broker to be up: HTTP writes land in the
+outbox and are published when the broker comes back.
+"""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .consumer import Consumer, is_infrastructure_fault
+from .db import Database, TraceContext, current_trace
+from .errors import add_exception_handlers, error_body
+from .handlers import HandlerRegistry
+from .logging import configure_logging
+from .metrics import HTTP_REQUESTS, HTTP_SECONDS
+from .migrations import upgrade
+from .relay import Relay
+from .settings import Settings, get_settings
+from .tables import PlatformTables
+
+log = logging.getLogger("hearth.app")
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    metadata: MetaData
+    platform: PlatformTables
+    migrations: Path
+    routers: list[APIRouter] = field(default_factory=list)
+    handlers: HandlerRegistry = field(default_factory=HandlerRegistry)
+    description: str = ""
+    # Runs once after migrations, e.g. to load reference data shipped as files.
+    on_startup: Callable[[Database], Awaitable[None]] | None = None
+
+    @property
+    def schema(self) -> str:
+        assert self.metadata.schema is not None
+        return self.metadata.schema
+
+
+@dataclass
+class Runtime:
+    """What the lifespan creates, reachable from routes as `request.app.state.runtime`."""
+
+    settings: Settings
+    db: Database
+    relay: Relay
+    consumer: Consumer | None
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.runtime.db  # type: ignore[no-any-return]
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+
+
+def _new_traceparent() -> str:
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+class RequestContext:
+    """Pure ASGI middleware: trace context for the request, body size limit, HTTP metrics."""
+
+    def __init__(self, app: ASGIApp, service: str, max_bytes: int) -> None:
+        self.app = app
+        self.service = service
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            response = JSONResponse(
+                error_body("payload_too_large", f"request bodies are limited to {self.max_bytes} bytes"),
+                status_code=413,
+            )
+            await response(scope, receive, send)
+            return
+        traceparent = headers.get(b"traceparent", b"").decode() or _new_traceparent()
+        correlation = headers.get(b"x-correlation-id", b"").decode() or None
+        token = current_trace.set(TraceContext(correlation_id=correlation, traceparent=traceparent))
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            current_trace.reset(token)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+            HTTP_SECONDS.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
+
+
+async def _migrate_when_reachable(settings: Settings, definition: ServiceDefinition) -> None:
+    for attempt in range(60):
+        try:
+            await upgrade(settings.database_url, definition.schema, definition.migrations)
+            return
+        except Exception as exc:
+            if not is_infrastructure_fault(exc) or attempt == 59:
+                raise
+            log.warning("database not reachable yet, retrying migrations")
+            await asyncio.sleep(1.0)
+
+
+def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cfg = settings or get_settings()
+        configure_logging(definition.name, cfg.log_level)
+        await _migrate_when_reachable(cfg, definition)
+        db = Database(cfg, definition.name, definition.platform)
+        if definition.on_startup is not None:
+            await definition.on_startup(db)
+        relay = Relay(db)
+        consumer = Consumer(db, definition.handlers) if len(definition.handlers) else None
+        app.state.runtime = Runtime(cfg, db, relay, consumer)
+        tasks = [asyncio.create_task(relay.run(), name=f"{definition.name}-relay")]
+        if consumer is not None:
+            tasks.append(asyncio.create_task(consumer.run(), name=f"{definition.name}-consumer"))
+        log.info("service started", extra={"topics": consumer.topics if consumer else ()})
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await db.dispose()
+
+    app = FastAPI(
+        title=f"Hearth {definition.name}",
+        description=definition.description,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    add_exception_handlers(app)
+    max_bytes = (settings or get_settings()).max_request_bytes
+    app.add_middleware(RequestContext, service=definition.name, max_bytes=max_bytes)
+
+    @app.get("/health", tags=["operations"])
+    async def health(request: Request) -> JSONResponse:
+        """Readiness: 200 when the database answers and the broker is reachable, else 503."""
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(runtime.db.ping(), 2)
+            checks["database"] = "ok"
+        except Exception:
+            checks["database"] = "unavailable"
+        checks["broker"] = "ok" if runtime.relay.broker_ok else "unavailable"
+        if runtime.consumer is not None:
+            checks["consumer"] = "ok" if runtime.consumer.running else "starting"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", "service": definition.name, "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/health/live", tags=["operations"])
+    async def live() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in definition.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,386 @@
+"""The consumer every service uses: at-least-once delivery made exactly-once in effect.
+
+For each Kafka batch: decode and validate every record (what cannot be read goes to the
+dead-letter topic with the reason and the original headers), then in ONE transaction record each
+event in the inbox (a duplicate is skipped there), run the handlers, park the events that arrived
+before what they depend on, and stage the outbox rows; commit; only then commit the offsets.
+A failure of the database or broker is retried with backoff without losing the batch; a batch
+whose handler fails is retried event by event so that one bad event cannot hold up the others.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from hearth_schemas.topics import dead_letter_topic
+from pydantic import ValidationError
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError
+
+from .cloudevents import UndecodableEvent, decode
+from .db import Database, UnitOfWork
+from .errors import HearthError
+from .handlers import HandlerRegistry, Received
+from .kafka import make_consumer, make_producer
+from .metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS, PARKED
+
+log = logging.getLogger("hearth.consumer")
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """The parts of a Kafka record the consumer needs (also rebuilt from the parked table)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    record: RawRecord
+    received: Received[Any]
+
+
+def is_infrastructure_fault(exc: BaseException) -> bool:
+    """Database or broker unreachable: retry the same work later, never dead-letter for it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(
+            seen,
+            OSError
+            | TimeoutError
+            | KafkaError
+            | InterfaceError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError
+            | asyncpg.exceptions.OperatorInterventionError,
+        ):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        # Field and message only: pydantic's input echo could carry PHI.
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+        return "schema validation failed: " + "; ".join(parts)
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class Consumer:
+    def __init__(self, db: Database, registry: HandlerRegistry, group: str | None = None) -> None:
+        self.db = db
+        self.settings = db.settings
+        self.service = db.service
+        self.registry = registry
+        self.group = group or f"hearth-{db.service}"
+        self.topics = registry.topics
+        self.dlq_topic = dead_letter_topic(db.service)
+        self.tables = db.platform
+        self.kafka: AIOKafkaConsumer | None = None
+        self._dlq: AIOKafkaProducer | None = None
+        self._parked = 0
+        self._last_sweep = 0.0
+        self.running = False
+
+    async def run(self) -> None:
+        await self._retrying(self._count_parked)
+        while True:
+            try:
+                self.kafka = make_consumer(self.settings, self.group, self.topics)
+                await self.kafka.start()
+                self.running = True
+                await self._loop(self.kafka)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.running = False
+                log.warning("consumer interrupted, restarting", extra={"error": type(exc).__name__})
+                await asyncio.sleep(1.0)
+            finally:
+                self.running = False
+                await self._stop_clients()
+
+    async def _stop_clients(self) -> None:
+        for client in (self.kafka, self._dlq):
+            if client is not None:
+                try:
+                    await asyncio.wait_for(client.stop(), 5)
+                except Exception:
+                    log.debug("client stop failed", exc_info=True)
+        self.kafka = self._dlq = None
+
+    async def _loop(self, kafka: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await kafka.getmany(timeout_ms=500, max_records=self.settings.consumer_batch_max)
+            records = [
+                RawRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+                for tp_records in batch.values()
+                for r in tp_records
+            ]
+            if records:
+                await self.process(records)
+                await kafka.commit()
+            await self._observe_lag(kafka)
+            if self._parked and time.monotonic() - self._last_sweep > 5:
+                await self._sweep(None)
+
+    async def process(self, records: Sequence[RawRecord]) -> None:
+        items: list[Item] = []
+        for record in records:
+            item = await self._decode(record)
+            if item is not None:
+                items.append(item)
+        if not items:
+            return
+        try:
+            await self._retrying(lambda: self._apply(items))
+        except Exception:
+            log.warning("batch failed, retrying event by event", exc_info=True)
+            for item in items:
+                await self._apply_one(item)
+        if self._parked:
+            await self._sweep({i.received.envelope.subject for i in items})
+
+    async def _sweep(self, subjects: set[str] | None) -> None:
+        try:
+            await self._retrying(lambda: self.retry_parked(subjects))
+        except Exception:
+            # A parked event that still fails stays parked (visible in metrics), never lost.
+            log.warning("retry of parked events failed", exc_info=True)
+
+    async def _decode(self, record: RawRecord) -> Item | None:
+        try:
+            env = decode(record.key, record.value, record.headers)
+        except UndecodableEvent as exc:
+            await self.dead_letter(record, "undecodable", str(exc))
+            return None
+        handler = self.registry.get(env.type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.service, self.group, record.topic, env.type, "ignored").inc()
+            return None
+        try:
+            event = handler.event.model_validate(env.data)
+        except ValidationError as exc:
+            await self.dead_letter(record, "schema", _reason(exc))
+            return None
+        return Item(record, Received(env, event))
+
+    async def _apply(self, items: Sequence[Item]) -> None:
+        async with self.db.unit_of_work() as uow:
+            fresh = await self._claim(uow, items)
+            parked = await self._handle(uow, fresh)
+            await uow.commit()
+        if parked:
+            self._parked += len(parked)
+            PARKED.labels(self.service).set(self._parked)
+        fresh_ids, parked_ids = {id(i) for i in fresh}, {id(i) for i in parked}
+        for item in items:
+            if id(item) not in fresh_ids:
+                self._count(item, "duplicate")
+            else:
+                self._count(item, "parked" if id(item) in parked_ids else "processed")
+
+    async def _apply_one(self, item: Item) -> None:
+        for attempt in range(1, self.settings.consumer_max_attempts + 1):
+            try:
+                await self._retrying(lambda: self._apply([item]))
+                return
+            except (HearthError, ValidationError, ValueError, LookupError) as exc:
+                await self.dead_letter(item.record, "handler", _reason(exc))
+                return
+            except Exception as exc:
+                if attempt == self.settings.consumer_max_attempts:
+                    await self.dead_letter(item.record, "handler", f"failed {attempt} times: {_reason(exc)}")
+                    return
+                await asyncio.sleep(self.settings.consumer_retry_backoff_s * 2 ** (attempt - 1))
+
+    async def _claim(self, uow: UnitOfWork, items: Sequence[Item]) -> list[Item]:
+        """Insert each event into the inbox; the ones already there were processed before."""
+        unique: dict[tuple[str, str], Item] = {}
+        for item in items:
+            env = item.received.envelope
+            unique.setdefault((env.source, env.id), item)
+        inbox = self.tables.inbox
+        stmt = pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_source, inbox.c.event_id)
+        rows = [
+            {
+                "consumer_group": self.group,
+                "event_source": s,
+                "event_id": i,
+                "event_type": it.received.envelope.type,
+            }
+            for (s, i), it in unique.items()
+        ]
+        result = await uow.conn.execute(stmt, rows)
+        claimed = {(r.event_source, r.event_id) for r in result}
+        return [it for key, it in unique.items() if key in claimed]
+
+    async def _handle(self, uow: UnitOfWork, items: Sequence[Item]) -> list[Item]:
+        """Run the handlers over runs of same-type events, in order; park what is not ready."""
+        not_ready: list[Item] = []
+        for event_type, run_iter in groupby(items, key=lambda i: i.received.envelope.type):
+            run = list(run_iter)
+            handler = self.registry.get(event_type)
+            assert handler is not None
+            started = time.perf_counter()
+            waiting = await handler.fn(uow, [i.received for i in run]) or []
+            HANDLER_SECONDS.labels(self.service, event_type).observe(time.perf_counter() - started)
+            waiting_ids = {id(r) for r in waiting}
+            not_ready.extend(i for i in run if id(i.received) in waiting_ids)
+        if not_ready:
+            await uow.conn.execute(
+                insert(self.tables.parked),
+                [
+                    {
+                        "consumer_group": self.group,
+                        "subject": i.received.envelope.subject,
+                        "event_type": i.received.envelope.type,
+                        "topic": i.record.topic,
+                        "key": i.record.key,
+                        "value": i.record.value,
+                        "headers": {k: v.decode() for k, v in i.record.headers},
+                        "reason": "arrived before what it depends on",
+                    }
+                    for i in not_ready
+                ],
+            )
+        return not_ready
+
+    async def retry_parked(self, subjects: Iterable[str] | None = None) -> None:
+        """Give parked events another go, in arrival order, in one transaction."""
+        self._last_sweep = time.monotonic()
+        parked = self.tables.parked
+        query = select(parked).where(parked.c.consumer_group == self.group).order_by(parked.c.id)
+        if subjects is not None:
+            query = query.where(parked.c.subject.in_(list(subjects)))
+        async with self.db.unit_of_work() as uow:
+            rows = (await uow.conn.execute(query.with_for_update(skip_locked=True))).all()
+            if not rows:
+                return
+            await uow.conn.execute(delete(parked).where(parked.c.id.in_([r.id for r in rows])))
+            items = []
+            for row in rows:
+                record = RawRecord(
+                    row.topic,
+                    -1,
+                    -1,
+                    row.key,
+                    row.value,
+                    tuple((k, v.encode()) for k, v in row.headers.items()),
+                )
+                item = await self._decode(record)
+                if item is not None:
+                    items.append(item)
+            still_waiting = await self._handle(uow, items)
+            await uow.commit()
+        self._parked += len(still_waiting) - len(rows)
+        PARKED.labels(self.service).set(self._parked)
+        waiting_ids = {id(i) for i in still_waiting}
+        for item in items:
+            if id(item) not in waiting_ids:
+                self._count(item, "processed")
+
+    async def _count_parked(self) -> None:
+        async with self.db.engine.connect() as conn:
+            parked = self.tables.parked
+            self._parked = (
+                await conn.execute(select(func.count()).where(parked.c.consumer_group == self.group))
+            ).scalar_one()
+        PARKED.labels(self.service).set(self._parked)
+
+    async def dead_letter(self, record: RawRecord, kind: str, reason: str) -> None:
+        """Send the record as it came, with the reason, and wait for the broker's acknowledgement."""
+        headers = list(record.headers) + [
+            (k, v.encode())
+            for k, v in {
+                "hearth_dlq_reason": reason,
+                "hearth_dlq_kind": kind,
+                "hearth_dlq_topic": record.topic,
+                "hearth_dlq_partition": str(record.partition),
+                "hearth_dlq_offset": str(record.offset),
+                "hearth_dlq_group": self.group,
+                "hearth_dlq_time": datetime.now(UTC).isoformat(),
+            }.items()
+        ]
+
+        async def send() -> None:
+            if self._dlq is None:
+                producer = make_producer(self.settings, f"{self.service}-dlq")
+                await producer.start()
+                self._dlq = producer
+            await self._dlq.send_and_wait(
+                self.dlq_topic, value=record.value or b"", key=record.key, headers=headers
+            )
+
+        await self._retrying(send)
+        DEAD_LETTERS.labels(self.service, record.topic, kind).inc()
+        EVENTS_CONSUMED.labels(
+            self.service, self.group, record.topic, _type_of(record), "dead_lettered"
+        ).inc()
+        log.warning(
+            "event dead-lettered",
+            extra={
+                "kind": kind,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": reason,
+            },
+        )
+
+    async def _retrying(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work`, retrying with backoff for as long as the infrastructure is unreachable."""
+        delay = self.settings.consumer_retry_backoff_s
+        while True:
+            try:
+                await work()
+                return
+            except Exception as exc:
+                if not is_infrastructure_fault(exc):
+                    raise
+                log.warning(
+                    "infrastructure unavailable, retrying",
+                    extra={"error": type(exc).__name__, "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _observe_lag(self, kafka: AIOKafkaConsumer) -> None:
+        for tp in kafka.assignment():
+            highwater = kafka.highwater(tp)
+            if highwater is None:
+                continue
+            lag = max(highwater - await kafka.position(tp), 0)
+            CONSUMER_LAG.labels(self.service, self.group, tp.topic, str(tp.partition)).set(lag)
+
+    def _count(self, item: Item, outcome: str) -> None:
+        EVENTS_CONSUMED.labels(
+            self.service, self.group, item.record.topic, item.received.envelope.type, outcome
+        ).inc()
+
+
+def _type_of(record: RawRecord) -> str:
+    for k, v in record.headers:
+        if k == "ce_type":
+            return v.decode(errors="replace")[:100]
+    return "unknown"
+
+
+__all__ = ["Consumer", "RawRecord", "TopicPartition", "is_infrastructure_fault"]

@@ -1,0 +1,137 @@
+"""The database of one service and its unit of work.
+
+The unit of work owns the transaction: whatever a handler changes and the events it publishes
+commit together or not at all, through the same connection. That is the transactional outbox:
+`publish` only stages an outbox row; the relay sends it after the commit.
+"""
+
+import contextvars
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from hearth_schemas import Event
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from .cloudevents import Envelope, headers_of
+from .settings import Settings
+from .tables import PlatformTables
+
+
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """What links an event to the request or event that caused it."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    traceparent: str | None = None
+
+    @classmethod
+    def caused_by(cls, env: Envelope) -> "TraceContext":
+        return cls(env.correlation_id or env.id, env.id, env.traceparent)
+
+
+# Set by the HTTP middleware for the duration of a request.
+current_trace: contextvars.ContextVar[TraceContext] = contextvars.ContextVar(
+    "current_trace",
+    default=TraceContext(),  # noqa: B039 (frozen, so sharing is safe)
+)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The same database as a plain libpq URL, for asyncpg connections outside SQLAlchemy."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class Database:
+    def __init__(self, settings: Settings, service: str, platform: PlatformTables) -> None:
+        self.settings = settings
+        self.service = service
+        self.source = f"/hearth/{service}"
+        self.platform = platform
+        self.engine: AsyncEngine = create_async_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_pre_ping=False,
+            json_serializer=_json,
+            json_deserializer=orjson.loads,
+        )
+
+    @asynccontextmanager
+    async def unit_of_work(self, trace: TraceContext | None = None) -> AsyncIterator["UnitOfWork"]:
+        async with self.engine.connect() as conn:
+            uow = UnitOfWork(self, conn, trace or current_trace.get())
+            await conn.begin()
+            try:
+                yield uow
+            finally:
+                if conn.in_transaction():
+                    await conn.rollback()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction. Handlers read and write through `conn` and stage events with `publish`;
+    nothing is visible, and nothing is published, until `commit`."""
+
+    def __init__(self, db: Database, conn: AsyncConnection, trace: TraceContext) -> None:
+        self.db = db
+        self.conn = conn
+        self.trace = trace
+        self._staged: list[dict[str, Any]] = []
+
+    def publish(
+        self, event: Event, *, caused_by: Envelope | None = None, aggregatetype: str | None = None
+    ) -> str:
+        trace = TraceContext.caused_by(caused_by) if caused_by else self.trace
+        event_id = str(uuid.uuid4())
+        env = Envelope(
+            id=event_id,
+            source=self.db.source,
+            type=event.event_type(),
+            time=datetime.now(UTC),
+            subject=event.subject(),
+            data=event.to_json_dict(),
+            dataschema=event.dataschema(),
+            correlation_id=trace.correlation_id or event_id,
+            causation_id=trace.causation_id,
+            traceparent=trace.traceparent,
+        )
+        self._staged.append(
+            {
+                "event_id": event_id,
+                "aggregatetype": aggregatetype or event.name,
+                "aggregateid": env.subject,
+                "type": env.type,
+                "topic": event.topic(),
+                "payload": env.data,
+                "headers": {k: v.decode() for k, v in headers_of(env)},
+            }
+        )
+        return event_id
+
+    async def flush(self) -> None:
+        if self._staged:
+            await self.conn.execute(insert(self.db.platform.outbox), self._staged)
+            self._staged = []
+
+    async def commit(self) -> None:
+        await self.flush()
+        await self.conn.commit()

@@ -1,0 +1,67 @@
+"""One error base class and one place that maps errors to HTTP.
+
+Domain code raises `HearthError` subclasses (never HTTP exceptions); `add_exception_handlers`
+turns them, and request validation errors, into one JSON body shape:
+`{"error": code, "message": text, "detail": [{"field": ..., "reason": ...}]}`. Validation errors
+name the field and the reason but never echo the submitted value, which may be PHI.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class HearthError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, detail: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or []
+
+
+class NotFound(HearthError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(HearthError):
+    status_code = 409
+    code = "conflict"
+
+
+class Invalid(HearthError):
+    status_code = 422
+    code = "invalid"
+
+
+def error_body(code: str, message: str, detail: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"error": code, "message": message, "detail": detail or []}
+
+
+def validation_detail(errors: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "invalid")}
+        for e in errors
+    ]
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HearthError)
+    async def _hearth_error(_: Request, exc: HearthError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = validation_detail(list(exc.errors()))
+        return JSONResponse(error_body("validation_error", "the request is invalid", detail), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code, headers=exc.headers
+        )

@@ -1,0 +1,151 @@
+"""The outbox relay: publishes committed outbox rows in commit order and marks them sent only
+after the broker acknowledged them.
+
+One relay per service holds a Postgres advisory lock, so replicas never publish one member's
+events out of order. It wakes on NOTIFY from the outbox trigger, polls as a fallback, and when the
+broker is away it keeps the rows and tries again with backoff: nothing is lost, and a crash after
+the publish and before marking only causes a redelivery that consumers' inboxes absorb.
+"""
+
+import asyncio
+import logging
+import time
+import zlib
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from .db import Database, asyncpg_dsn
+from .kafka import make_producer
+from .metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
+
+log = logging.getLogger("hearth.relay")
+
+
+class Relay:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.settings = db.settings
+        self.service = db.service
+        schema = db.platform.schema
+        self._select = f"""SELECT id, event_id, type, topic, payload::text AS payload, headers::text AS headers
+                           FROM "{schema}".outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1"""
+        self._mark = f'UPDATE "{schema}".outbox SET sent_at = now() WHERE id = ANY($1::bigint[])'
+        self._backlog = f'SELECT count(*) FROM "{schema}".outbox WHERE sent_at IS NULL'
+        self._purge = f"""DELETE FROM "{schema}".outbox
+                          WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)"""
+        self._lock_key = zlib.crc32(f"hearth-relay:{schema}".encode())
+        self._wake = asyncio.Event()
+        self.producer: AIOKafkaProducer | None = None
+        self.broker_ok = False
+        self.published = 0
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(asyncpg_dsn(self.settings.database_url))
+                await self._hold_lock(conn)
+                await conn.add_listener(self.db.platform.notify_channel, self._notified)
+                await self._ensure_producer()
+                backoff = 0.5
+                await self._loop(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if _is_broker_error(exc):
+                    self.broker_ok = False
+                log.warning(
+                    "relay interrupted, retrying", extra={"error": type(exc).__name__, "retry_in_s": backoff}
+                )
+                await self._drop_producer()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                if conn is not None:
+                    await _close_quietly(conn)
+
+    async def _hold_lock(self, conn: asyncpg.Connection) -> None:
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+            await asyncio.sleep(self.settings.relay_poll_interval_s)
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _ensure_producer(self) -> None:
+        if self.producer is None:
+            producer = make_producer(self.settings, f"{self.service}-relay")
+            try:
+                await producer.start()
+            except Exception:
+                await producer.stop()
+                self.broker_ok = False
+                raise
+            self.producer = producer
+        self.broker_ok = True
+
+    async def _drop_producer(self) -> None:
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            try:
+                await asyncio.wait_for(producer.stop(), 5)
+            except Exception:
+                log.debug("producer stop failed", exc_info=True)
+
+    async def _loop(self, conn: asyncpg.Connection) -> None:
+        last_purge = 0.0
+        while True:
+            self._wake.clear()
+            sent = await self.publish_batch(conn)
+            if sent:
+                continue
+            OUTBOX_BACKLOG.labels(self.service).set(await conn.fetchval(self._backlog))
+            if time.monotonic() - last_purge > 60:
+                await conn.execute(self._purge, self.settings.outbox_retention_hours * 3600)
+                last_purge = time.monotonic()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.relay_poll_interval_s)
+            except TimeoutError:
+                pass
+
+    async def publish_batch(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(self._select, self.settings.relay_batch_max)
+        if not rows:
+            return 0
+        assert self.producer is not None
+        futures = []
+        for row in rows:
+            headers = orjson.loads(row["headers"])
+            futures.append(
+                await self.producer.send(
+                    row["topic"],
+                    value=row["payload"].encode(),
+                    key=headers.get("ce_subject", "").encode(),
+                    headers=[(k, v.encode()) for k, v in headers.items()],
+                )
+            )
+        try:
+            await asyncio.gather(*futures)
+        except Exception:
+            self.broker_ok = False
+            raise
+        self.broker_ok = True
+        await conn.execute(self._mark, [row["id"] for row in rows])
+        for row in rows:
+            EVENTS_PRODUCED.labels(self.service, row["topic"], row["type"]).inc()
+        self.published += len(rows)
+        return len(rows)
+
+
+def _is_broker_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("aiokafka")
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), 2)
+    except Exception:
+        conn.terminate()

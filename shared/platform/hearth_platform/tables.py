@@ -1,0 +1,85 @@
+"""The platform's tables, added to each service's own MetaData so that the service's migrations
+own them and they live in the service's schema: the outbox (Debezium's column names), the inbox
+(one row per consumed event, the deduplication record) and parked events (arrived before what
+they depend on)."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class PlatformTables:
+    def __init__(self, metadata: MetaData) -> None:
+        self.schema = metadata.schema
+        self.outbox = Table(
+            "outbox",
+            metadata,
+            Column("id", BigInteger, primary_key=True, autoincrement=True),
+            Column("event_id", Text, nullable=False, unique=True),
+            Column("aggregatetype", Text, nullable=False),
+            Column("aggregateid", Text, nullable=False),
+            Column("type", Text, nullable=False),
+            Column("topic", Text, nullable=False),
+            Column("payload", JSONB, nullable=False),
+            Column("headers", JSONB, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column("sent_at", DateTime(timezone=True)),
+            Index("outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+        )
+        self.inbox = Table(
+            "inbox",
+            metadata,
+            Column("consumer_group", Text, primary_key=True),
+            Column("event_source", Text, primary_key=True),
+            Column("event_id", Text, primary_key=True),
+            Column("event_type", Text, nullable=False),
+            Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        )
+        self.parked = Table(
+            "parked_events",
+            metadata,
+            Column("id", BigInteger, primary_key=True, autoincrement=True),
+            Column("consumer_group", Text, nullable=False),
+            Column("subject", Text, nullable=False),
+            Column("event_type", Text, nullable=False),
+            Column("topic", Text, nullable=False),
+            Column("key", LargeBinary),
+            Column("value", LargeBinary, nullable=False),
+            Column("headers", JSONB, nullable=False),
+            Column("reason", Text, nullable=False),
+            Column("attempts", Integer, nullable=False, server_default="0"),
+            Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Index("parked_events_subject", "consumer_group", "subject"),
+        )
+
+    @property
+    def notify_channel(self) -> str:
+        return f"{self.schema}_outbox"
+
+    def notify_trigger_ddl(self) -> list[str]:
+        assert self.schema is not None
+        return outbox_notify_ddl(self.schema)
+
+
+def outbox_notify_ddl(schema: str) -> list[str]:
+    """A statement-level trigger: one NOTIFY per insert statement wakes the relay. Migrations call
+    this with their schema name (a literal, so old revisions do not depend on current tables)."""
+    ch = f"{schema}_outbox"
+    return [
+        f"""CREATE OR REPLACE FUNCTION "{schema}".outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_notify('{ch}', ''); RETURN NULL; END $$""",
+        f'DROP TRIGGER IF EXISTS outbox_notify ON "{schema}".outbox',
+        f"""CREATE TRIGGER outbox_notify AFTER INSERT ON "{schema}".outbox
+            FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".outbox_notify()""",
+    ]
