@@ -140,7 +140,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         relay = Relay(db)
         consumer = Consumer(db, definition.handlers) if len(definition.handlers) else None
         app.state.runtime = Runtime(cfg, db, relay, consumer)
-        tasks = [asyncio.create_task(relay.run(), name=f"{definition.name}-relay")]
+        tasks = []
+        if cfg.relay_enabled:
+            tasks.append(asyncio.create_task(relay.run(), name=f"{definition.name}-relay"))
         if consumer is not None:
             tasks.append(asyncio.create_task(consumer.run(), name=f"{definition.name}-consumer"))
         log.info("service started", extra={"topics": consumer.topics if consumer else ()})
@@ -172,7 +174,8 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             checks["database"] = "ok"
         except Exception:
             checks["database"] = "unavailable"
-        checks["broker"] = "ok" if runtime.relay.broker_ok else "unavailable"
+        if runtime.settings.relay_enabled:
+            checks["broker"] = "ok" if runtime.relay.broker_ok else "unavailable"
         if runtime.consumer is not None:
             checks["consumer"] = "ok" if runtime.consumer.running else "starting"
         ok = all(v == "ok" for v in checks.values())

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     consumer_batch_max: int = Field(default=1000, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_retry_backoff_s: float = Field(default=0.2, gt=0)
+    # Off lets operators run the relay as its own process (and tests stop a service between its
+    # commit and the publish); the rows wait in the outbox until a relay runs.
+    relay_enabled: bool = True
     relay_batch_max: int = Field(default=1000, ge=1)
     relay_poll_interval_s: float = Field(default=1.0, gt=0)
     outbox_retention_hours: float = Field(default=24.0, gt=0)
