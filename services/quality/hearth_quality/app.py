@@ -1,0 +1,20 @@
+"""Bootstrap of the quality service."""
+
+from pathlib import Path
+
+from hearth_platform.app import ServiceDefinition, create_app
+
+from .api import router
+from .handlers import handlers
+from .tables import metadata, platform
+
+definition = ServiceDefinition(
+    name="quality",
+    metadata=metadata,
+    platform=platform,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[router],
+    handlers=handlers,
+    description="Quality facts, the measure engine and performance scores that feed payment.",
+)
+app = create_app(definition)

@@ -1,0 +1,228 @@
+"""The measure engine: facts, periods, and the evaluation of a declared measure. Plain Python.
+
+A measure is evaluated over *cases*: one case is one enrolment of a member with one provider
+organization, together with what is known about that member (assessments today; surveys, visits
+and claims later). A measure declares three predicates over a case and a period (denominator,
+exclusions, numerator); the engine does the rest the same way for every measure: it groups the
+cases of the period by organization and member, counts, computes the rate and suppresses it below
+the measure's minimum denominator. Adding a measure is declaring one `Measure` in `measures.py`.
+"""
+
+import calendar
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from hearth_platform.errors import Invalid
+
+RATE_PLACES = Decimal("0.000001")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class InvalidPeriod(Invalid):
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            "period must be a calendar month as YYYY-MM",
+            detail=[{"field": "period", "reason": "expected YYYY-MM with a month from 01 to 12"}],
+        )
+        self.label = label
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A reporting period: its first and last day, both included, and its label ("2026-10")."""
+
+    start: date
+    end: date
+    label: str
+
+    @classmethod
+    def month(cls, label: str) -> "Period":
+        match = _MONTH.match(label)
+        if match is None:
+            raise InvalidPeriod(label)
+        year, month = int(match[1]), int(match[2])
+        last = calendar.monthrange(year, month)[1]
+        return cls(date(year, month, 1), date(year, month, last), label)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """One enrolment in the program with one provider organization.
+
+    `ended_on` is the effective date of the disenrolment: the first day the member is no longer
+    enrolled, so the member is enrolled on the days [effective_date, ended_on). A disenrolment
+    effective on or before the enrolment date voids the enrolment (it was never in force).
+    """
+
+    enrollment_id: str
+    member_id: str
+    provider_org_id: str
+    effective_date: date
+    ended_on: date | None = None
+    end_reason: str | None = None
+
+    def active_in(self, period: Period) -> bool:
+        if self.effective_date > period.end:
+            return False
+        if self.ended_on is None:
+            return True
+        return self.ended_on > period.start and self.ended_on > self.effective_date
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The measure-relevant findings of one assessment (structured, no free text)."""
+
+    assessment_id: str
+    member_id: str
+    provider_org_id: str
+    assessed_on: date
+    surrogate_identified: bool
+    surrogate_relationship: str | None = None
+    goals_of_care_documented: bool = False
+    advance_directive_on_file: bool = False
+
+
+@dataclass(frozen=True)
+class Case:
+    """One enrolment and what is known about its member: what a measure's predicates look at."""
+
+    enrolment: Enrolment
+    assessments: tuple[Assessment, ...] = ()
+
+
+CasePredicate = Callable[[Case, Period], bool]
+
+
+def never(_case: Case, _period: Period) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A measure as a small declared unit: identity and version, the three predicates over a case,
+    the period it is reported for, and the minimum denominator below which the rate is not
+    reported (too few members for the rate to mean anything, and billing pays nothing on it).
+
+    A change to any predicate or to the minimum is a new `version`: results carry the version they
+    were computed with, so a score can always be traced to the rule that produced it.
+    """
+
+    measure_id: str
+    version: str
+    title: str
+    denominator: CasePredicate
+    numerator: CasePredicate
+    exclusions: CasePredicate = never
+    period_kind: Literal["month"] = "month"
+    minimum_denominator: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.measure_id) <= 64 or not 0 < len(self.version) <= 16:
+            raise ValueError("a measure needs an id of at most 64 and a version of at most 16 characters")
+        if self.minimum_denominator < 1:
+            raise ValueError("the minimum denominator must be at least 1 (a rate needs a denominator)")
+
+    def period(self, label: str) -> Period:
+        return Period.month(label)
+
+
+@dataclass(frozen=True)
+class MeasureScore:
+    """The outcome of one measure for one provider organization and period."""
+
+    measure_id: str
+    measure_version: str
+    provider_org_id: str
+    period: str
+    numerator: int
+    denominator: int
+    rate: Decimal | None
+    reported: bool
+
+
+@dataclass(frozen=True)
+class Population:
+    """The facts loaded for one period: enrolments and each member's assessments."""
+
+    enrolments: tuple[Enrolment, ...]
+    assessments: Mapping[str, tuple[Assessment, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, enrolments: Iterable[Enrolment], assessments: Iterable[Assessment] = ()) -> "Population":
+        by_member: dict[str, list[Assessment]] = defaultdict(list)
+        for a in assessments:
+            by_member[a.member_id].append(a)
+        return cls(
+            tuple(enrolments),
+            {m: tuple(sorted(items, key=lambda a: a.assessed_on)) for m, items in by_member.items()},
+        )
+
+    def cases(self, period: Period) -> list[Case]:
+        return [
+            Case(e, self.assessments.get(e.member_id, ())) for e in self.enrolments if e.active_in(period)
+        ]
+
+
+def rate(numerator: int, denominator: int) -> Decimal:
+    return (Decimal(numerator) / Decimal(denominator)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def score(measure: Measure, population: Population, period: Period) -> list[MeasureScore]:
+    """Score `measure` for every organization with members enrolled in `period`.
+
+    Members are counted once per organization: a member with several enrolments there (left and
+    came back) is in the denominator when any of them qualifies (in the denominator and not
+    excluded), and in the numerator when any qualifying one meets the numerator.
+    """
+    in_denominator: dict[str, set[str]] = {}
+    in_numerator: dict[str, set[str]] = defaultdict(set)
+    for case in population.cases(period):
+        org, member = case.enrolment.provider_org_id, case.enrolment.member_id
+        # Every organization with a member in the period gets a result, even an empty one.
+        in_denominator.setdefault(org, set())
+        if not measure.denominator(case, period) or measure.exclusions(case, period):
+            continue
+        in_denominator[org].add(member)
+        if measure.numerator(case, period):
+            in_numerator[org].add(member)
+    scores = []
+    for org in sorted(in_denominator):
+        d, n = len(in_denominator[org]), len(in_numerator[org])
+        reported = d >= measure.minimum_denominator
+        scores.append(
+            MeasureScore(
+                measure_id=measure.measure_id,
+                measure_version=measure.version,
+                provider_org_id=org,
+                period=period.label,
+                numerator=n,
+                denominator=d,
+                rate=rate(n, d) if reported else None,
+                reported=reported,
+            )
+        )
+    return scores
+
+
+def score_all(measures: Iterable[Measure], population: Population, period_label: str) -> list[MeasureScore]:
+    """Every measure of the catalogue for one period, ordered by measure then organization."""
+    results: list[MeasureScore] = []
+    for measure in measures:
+        results.extend(score(measure, population, measure.period(period_label)))
+    return results
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    """A stored score: what was computed, in which run of its period, and when."""
+
+    score_id: str
+    run: int
+    computed_at: datetime
+    score: MeasureScore

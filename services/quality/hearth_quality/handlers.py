@@ -1,0 +1,165 @@
+"""Commands and consumed events of the quality service.
+
+Consumed facts (enrolments, disenrolments, tier changes, assessments) are stored set-based: one
+multi-row upsert per run of events, whatever order they arrive in. `MonthClosed` scores the month
+for every organization with enrolled members; `run_measures` does the same on demand. Each
+computation is a new run of the period whose results become current and go out as
+`PerformanceScored`, in the same transaction.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from hearth_platform.cloudevents import Envelope
+from hearth_platform.db import Database, UnitOfWork
+from hearth_platform.handlers import HandlerRegistry, Received
+from hearth_schemas import (
+    AssessmentCompleted,
+    MemberDisenrolled,
+    MemberEnrolled,
+    MonthClosed,
+    PerformanceScored,
+    TierChanged,
+)
+
+from .domain import MeasureResult, Period, score_all
+from .measures import CATALOGUE
+from .repository import FactRepository, ResultRepository
+
+log = logging.getLogger("hearth.quality")
+handlers = HandlerRegistry()
+
+
+@dataclass(frozen=True)
+class MeasureRun:
+    period: str
+    run: int
+    computed_at: datetime
+    results: list[MeasureResult]
+
+
+async def _compute(
+    uow: UnitOfWork, period_label: str, trigger: str, caused_by: Envelope | None = None
+) -> MeasureRun:
+    """Score every catalogued measure for the period as a new run, and stage the events."""
+    period = Period.month(period_label)  # a malformed period is refused before any lock is taken
+    results_repo = ResultRepository(uow.conn)
+    await results_repo.lock_period(period_label)
+    computed_at = datetime.now(UTC)
+    population = await FactRepository(uow.conn).population(period)
+    scores = score_all(CATALOGUE, population, period_label)
+    run = await results_repo.start_run(
+        period_label, trigger, caused_by.id if caused_by else None, computed_at
+    )
+    results = [MeasureResult(str(uuid.uuid4()), run, computed_at, s) for s in scores]
+    await results_repo.replace_current(period_label, results)
+    for r in results:
+        uow.publish(
+            PerformanceScored(
+                score_id=r.score_id,
+                provider_org_id=r.score.provider_org_id,
+                measure_id=r.score.measure_id,
+                measure_version=r.score.measure_version,
+                period=r.score.period,
+                numerator=r.score.numerator,
+                denominator=r.score.denominator,
+                rate=r.score.rate,
+                reported=r.score.reported,
+                computed_at=r.computed_at,
+            ),
+            caused_by=caused_by,
+            aggregatetype="measure_result",
+        )
+    log.info(
+        "measures scored",
+        extra={"period": period_label, "run": run, "trigger": trigger, "results": len(results)},
+    )
+    return MeasureRun(period_label, run, computed_at, results)
+
+
+async def run_measures(db: Database, period: str) -> MeasureRun:
+    """On demand: recompute a period (for example after late data) as a new run."""
+    async with db.unit_of_work() as uow:
+        outcome = await _compute(uow, period, "on_demand")
+        await uow.commit()
+        return outcome
+
+
+async def current_results(db: Database, period: str, provider_org_id: str | None) -> list[MeasureResult]:
+    Period.month(period)
+    async with db.unit_of_work() as uow:
+        return await ResultRepository(uow.conn).current(period, provider_org_id)
+
+
+@handlers.on(MemberEnrolled)
+async def on_member_enrolled(uow: UnitOfWork, items: list[Received[MemberEnrolled]]) -> None:
+    await FactRepository(uow.conn).add_enrolments(
+        {
+            "enrollment_id": e.enrollment_id,
+            "member_id": e.member_id,
+            "provider_org_id": e.provider_org_id,
+            "effective_date": e.effective_date,
+            "tier": e.tier,
+            "line_of_business": e.line_of_business,
+            "market": e.market,
+        }
+        for e in (i.event for i in items)
+    )
+
+
+@handlers.on(MemberDisenrolled)
+async def on_member_disenrolled(uow: UnitOfWork, items: list[Received[MemberDisenrolled]]) -> None:
+    """Stored even when its enrolment has not arrived yet; the two meet when a period is scored."""
+    await FactRepository(uow.conn).add_disenrolments(
+        {
+            "enrollment_id": e.enrollment_id,
+            "member_id": e.member_id,
+            "provider_org_id": e.provider_org_id,
+            "effective_date": e.effective_date,
+            "reason": e.reason,
+        }
+        for e in (i.event for i in items)
+    )
+
+
+@handlers.on(TierChanged)
+async def on_tier_changed(uow: UnitOfWork, items: list[Received[TierChanged]]) -> None:
+    """Kept for measures stratified by tier; no shipped measure reads it yet."""
+    await FactRepository(uow.conn).add_tier_changes(
+        {
+            "enrollment_id": e.enrollment_id,
+            "effective_date": e.effective_date,
+            "member_id": e.member_id,
+            "provider_org_id": e.provider_org_id,
+            "from_tier": e.from_tier,
+            "to_tier": e.to_tier,
+        }
+        for e in (i.event for i in items)
+    )
+
+
+@handlers.on(AssessmentCompleted)
+async def on_assessment_completed(uow: UnitOfWork, items: list[Received[AssessmentCompleted]]) -> None:
+    """Only the measure-relevant structured findings are kept."""
+    await FactRepository(uow.conn).add_assessments(
+        {
+            "assessment_id": e.assessment_id,
+            "member_id": e.member_id,
+            "provider_org_id": e.provider_org_id,
+            "assessed_on": e.assessed_on,
+            "surrogate_identified": e.surrogate_identified,
+            "surrogate_relationship": e.surrogate_relationship,
+            "goals_of_care_documented": e.goals_of_care_documented,
+            "advance_directive_on_file": e.advance_directive_on_file,
+        }
+        for e in (i.event for i in items)
+    )
+
+
+@handlers.on(MonthClosed)
+async def on_month_closed(uow: UnitOfWork, items: list[Received[MonthClosed]]) -> None:
+    """Billing closed a month: score it. Each close is its own run, in arrival order."""
+    for item in items:
+        await _compute(uow, item.event.month, "month_closed", caused_by=item.envelope)

@@ -1,0 +1,185 @@
+"""All SQL of the quality service: set-based fact upserts, the facts of a period, and results."""
+
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .domain import Assessment, Enrolment, MeasureResult, MeasureScore, Period, Population
+from .tables import assessments, disenrolments, enrolments, measure_results, measure_runs, tier_changes
+
+
+def _last_per_key(rows: Iterable[dict[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per key, the last one seen: Postgres refuses to upsert the same key twice in one
+    statement, and within a run of events the later one is the newer fact."""
+    unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        unique[tuple(row[k] for k in key)] = row
+    return list(unique.values())
+
+
+def _result(row: Any) -> MeasureResult:
+    return MeasureResult(
+        score_id=row.score_id,
+        run=row.run,
+        computed_at=row.computed_at,
+        score=MeasureScore(
+            measure_id=row.measure_id,
+            measure_version=row.measure_version,
+            provider_org_id=row.provider_org_id,
+            period=row.period,
+            numerator=row.numerator,
+            denominator=row.denominator,
+            rate=row.rate,
+            reported=row.reported,
+        ),
+    )
+
+
+class FactRepository:
+    """Facts from other services' events, upserted by natural key in one statement per run."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def _upsert(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+        key = [c.name for c in table.primary_key.columns]
+        unique = _last_per_key(rows, key)
+        if not unique:
+            return
+        stmt = pg_insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=key,
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key},
+        )
+        await self.conn.execute(stmt, unique)
+
+    async def add_enrolments(self, rows: Iterable[dict[str, Any]]) -> None:
+        await self._upsert(enrolments, rows)
+
+    async def add_disenrolments(self, rows: Iterable[dict[str, Any]]) -> None:
+        await self._upsert(disenrolments, rows)
+
+    async def add_tier_changes(self, rows: Iterable[dict[str, Any]]) -> None:
+        await self._upsert(tier_changes, rows)
+
+    async def add_assessments(self, rows: Iterable[dict[str, Any]]) -> None:
+        await self._upsert(assessments, rows)
+
+    async def population(self, period: Period) -> Population:
+        """Enrolments in force at some time in the period (a superset check; the domain decides
+        exactly) and every assessment of their members: two queries whatever the size."""
+        in_period = and_(
+            enrolments.c.effective_date <= period.end,
+            or_(disenrolments.c.effective_date.is_(None), disenrolments.c.effective_date > period.start),
+        )
+        joined = enrolments.outerjoin(
+            disenrolments, disenrolments.c.enrollment_id == enrolments.c.enrollment_id
+        )
+        rows = await self.conn.execute(
+            select(
+                enrolments.c.enrollment_id,
+                enrolments.c.member_id,
+                enrolments.c.provider_org_id,
+                enrolments.c.effective_date,
+                disenrolments.c.effective_date.label("ended_on"),
+                disenrolments.c.reason,
+            )
+            .select_from(joined)
+            .where(in_period)
+        )
+        members = select(enrolments.c.member_id).select_from(joined).where(in_period)
+        found = await self.conn.execute(select(assessments).where(assessments.c.member_id.in_(members)))
+        return Population.of(
+            (
+                Enrolment(
+                    r.enrollment_id, r.member_id, r.provider_org_id, r.effective_date, r.ended_on, r.reason
+                )
+                for r in rows
+            ),
+            (
+                Assessment(
+                    assessment_id=a.assessment_id,
+                    member_id=a.member_id,
+                    provider_org_id=a.provider_org_id,
+                    assessed_on=a.assessed_on,
+                    surrogate_identified=a.surrogate_identified,
+                    surrogate_relationship=a.surrogate_relationship,
+                    goals_of_care_documented=a.goals_of_care_documented,
+                    advance_directive_on_file=a.advance_directive_on_file,
+                )
+                for a in found
+            ),
+        )
+
+
+class ResultRepository:
+    """Measure runs and their results; earlier runs are kept, only the latest is current."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def lock_period(self, period: str) -> None:
+        """Serialize runs of one period (a month close and an on-demand run at the same time)
+        until the transaction ends, so run numbers and the current flag stay consistent."""
+        await self.conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": zlib.crc32(f"hearth-quality-run:{period}".encode())},
+        )
+
+    async def start_run(self, period: str, trigger: str, cause_event_id: str | None, at: datetime) -> int:
+        last = (
+            await self.conn.execute(
+                select(func.coalesce(func.max(measure_runs.c.run), 0)).where(measure_runs.c.period == period)
+            )
+        ).scalar_one()
+        run = int(last) + 1
+        await self.conn.execute(
+            measure_runs.insert().values(
+                period=period, run=run, trigger=trigger, cause_event_id=cause_event_id, computed_at=at
+            )
+        )
+        return run
+
+    async def replace_current(self, period: str, results: Sequence[MeasureResult]) -> None:
+        """The new run's results become current; every earlier result of the period is kept but
+        no longer current (also those of an organization that has no result in the new run)."""
+        await self.conn.execute(
+            update(measure_results)
+            .where(measure_results.c.period == period, measure_results.c.current)
+            .values(current=False)
+        )
+        if results:
+            await self.conn.execute(
+                measure_results.insert(),
+                [
+                    {
+                        "score_id": r.score_id,
+                        "period": r.score.period,
+                        "run": r.run,
+                        "measure_id": r.score.measure_id,
+                        "measure_version": r.score.measure_version,
+                        "provider_org_id": r.score.provider_org_id,
+                        "numerator": r.score.numerator,
+                        "denominator": r.score.denominator,
+                        "rate": r.score.rate,
+                        "reported": r.score.reported,
+                        "current": True,
+                        "computed_at": r.computed_at,
+                    }
+                    for r in results
+                ],
+            )
+
+    async def current(self, period: str, provider_org_id: str | None = None) -> list[MeasureResult]:
+        query = select(measure_results).where(measure_results.c.period == period, measure_results.c.current)
+        if provider_org_id is not None:
+            query = query.where(measure_results.c.provider_org_id == provider_org_id)
+        rows = await self.conn.execute(
+            query.order_by(measure_results.c.measure_id, measure_results.c.provider_org_id)
+        )
+        return [_result(r) for r in rows]

@@ -1,0 +1,115 @@
+"""Tables of the quality schema, with the platform's outbox, inbox and parked events.
+
+Facts are stored as they arrive, each kind in its own table keyed by its natural id, so that a
+late or out-of-order event (a disenrolment before its enrolment, an assessment after the month
+closed) is simply stored and joined when a period is computed; nothing waits or is parked.
+Results are versioned: every computation of a period is a new `run`, earlier rows stay with
+`current = false`.
+"""
+
+from hearth_platform.tables import PlatformTables
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(schema="quality")
+platform = PlatformTables(metadata)
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("enrollment_id", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("tier", Text, nullable=False),
+    Column("line_of_business", Text),
+    Column("market", Text),
+    Index("enrolments_period", "effective_date"),
+)
+
+disenrolments = Table(
+    "disenrolments",
+    metadata,
+    Column("enrollment_id", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    # The first day the member is no longer enrolled.
+    Column("effective_date", Date, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+tier_changes = Table(
+    "tier_changes",
+    metadata,
+    Column("enrollment_id", Text, primary_key=True),
+    Column("effective_date", Date, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("from_tier", Text, nullable=False),
+    Column("to_tier", Text, nullable=False),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("assessment_id", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("assessed_on", Date, nullable=False),
+    Column("surrogate_identified", Boolean, nullable=False),
+    Column("surrogate_relationship", Text),
+    Column("goals_of_care_documented", Boolean, nullable=False),
+    Column("advance_directive_on_file", Boolean, nullable=False),
+    Index("assessments_member", "member_id"),
+)
+
+measure_runs = Table(
+    "measure_runs",
+    metadata,
+    Column("period", Text, primary_key=True),
+    Column("run", Integer, primary_key=True),
+    # "month_closed" or "on_demand", and the event that caused it (the MonthClosed id) if any.
+    Column("trigger", Text, nullable=False),
+    Column("cause_event_id", Text),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
+
+measure_results = Table(
+    "measure_results",
+    metadata,
+    Column("score_id", Text, primary_key=True),
+    Column("period", Text, nullable=False),
+    Column("run", Integer, nullable=False),
+    Column("measure_id", Text, nullable=False),
+    Column("measure_version", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("numerator", Integer, nullable=False),
+    Column("denominator", Integer, nullable=False),
+    Column("rate", Numeric(9, 6)),
+    Column("reported", Boolean, nullable=False),
+    Column("current", Boolean, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(["period", "run"], ["measure_runs.period", "measure_runs.run"]),
+    # At most one current result per measure, organization and period.
+    Index(
+        "measure_results_one_current",
+        "period",
+        "measure_id",
+        "provider_org_id",
+        unique=True,
+        postgresql_where=text("current"),
+    ),
+    Index("measure_results_run", "period", "run"),
+)
