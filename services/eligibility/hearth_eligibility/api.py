@@ -1,0 +1,119 @@
+"""HTTP routes of the eligibility service: validate, build a command, call the handler, map."""
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, status
+from hearth_platform.app import DatabaseDep
+from hearth_schemas.base import Identifier
+from hearth_schemas.eligibility import DisenrolmentReason
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import handlers, views
+
+router = APIRouter(tags=["eligibility"])
+
+MemberPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+LineOfBusiness = Literal["medi_cal", "medicare_advantage", "d_snp", "commercial"]
+
+
+class CoverageIn(BaseModel):
+    """A coverage span: the plan covering the member from `start_date` to `end_date` (inclusive;
+    omit for open-ended). To correct or end a span, post its replacement with `supersedes_span_id`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: Identifier
+    line_of_business: LineOfBusiness
+    market: Identifier = Field(description="Market or county, e.g. 'alameda'.")
+    aco_id: Identifier | None = None
+    provider_org_id: Identifier | None = Field(
+        default=None, description="The palliative provider organization attributed to the member."
+    )
+    start_date: date
+    end_date: date | None = None
+    supersedes_span_id: Identifier | None = None
+
+
+class CoverageOut(BaseModel):
+    span_id: str
+    member_id: str
+    plan_id: str
+    line_of_business: str
+    market: str
+    aco_id: str | None
+    provider_org_id: str | None
+    start_date: date
+    end_date: date | None
+    recorded_at: datetime
+    supersedes_span_id: str | None
+
+
+class DisenrolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: DisenrolmentReason
+    effective_date: date = Field(
+        description="First day the member is no longer enrolled; may be in the past."
+    )
+
+
+class DisenrolOut(BaseModel):
+    enrollment_id: str
+    member_id: str
+    provider_org_id: str
+    reason: str
+    effective_date: date
+
+
+@router.post("/members/{member_id}/coverage", status_code=status.HTTP_201_CREATED, response_model=CoverageOut)
+async def post_coverage(member_id: MemberPath, body: CoverageIn, db: DatabaseDep) -> dict[str, Any]:
+    """Add a coverage span. 409 names the span in effect that it overlaps."""
+    span = await handlers.add_coverage(db, handlers.AddCoverage(member_id=member_id, **body.model_dump()))
+    return views.span_view(span)
+
+
+@router.get("/members/{member_id}/coverage", response_model=CoverageOut)
+async def get_coverage(
+    member_id: MemberPath,
+    db: DatabaseDep,
+    on: Annotated[date | None, Query(description="The day asked about; today when omitted.")] = None,
+    known_at: Annotated[
+        datetime | None, Query(description="Answer as the registry stood at this moment (bitemporal).")
+    ] = None,
+) -> dict[str, Any]:
+    """The span in force on `on`; 404 when the member had no coverage that day."""
+    if known_at is not None and known_at.tzinfo is None:
+        known_at = known_at.replace(tzinfo=UTC)
+    return await views.coverage_on(db, member_id, on or datetime.now(UTC).date(), known_at)
+
+
+@router.get("/members/{member_id}/coverage/history")
+async def get_coverage_history(member_id: MemberPath, db: DatabaseDep) -> list[dict[str, Any]]:
+    """Every span recorded for the member, superseded ones included."""
+    return await views.coverage_history(db, member_id)
+
+
+@router.get("/members/{member_id}/determinations")
+async def get_determinations(member_id: MemberPath, db: DatabaseDep) -> list[dict[str, Any]]:
+    """Every decision about the member, oldest first, with its criteria version and explanation."""
+    return await views.determinations(db, member_id)
+
+
+@router.get("/members/{member_id}/enrolment")
+async def get_enrolment(member_id: MemberPath, db: DatabaseDep) -> dict[str, Any]:
+    """The current (or most recent) enrolment with its tier and history; 404 if never enrolled."""
+    return await views.enrolment(db, member_id)
+
+
+@router.post("/members/{member_id}/disenrol", response_model=DisenrolOut)
+async def post_disenrol(member_id: MemberPath, body: DisenrolIn, db: DatabaseDep) -> dict[str, Any]:
+    """End the member's enrolment (409 if not enrolled); emits MemberDisenrolled."""
+    e = await handlers.disenrol(db, member_id, body.reason, body.effective_date)
+    return {
+        "enrollment_id": e.enrollment_id,
+        "member_id": e.member_id,
+        "provider_org_id": e.provider_org_id,
+        "reason": e.end_reason,
+        "effective_date": e.ended_on,
+    }

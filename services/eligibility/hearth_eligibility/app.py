@@ -1,0 +1,20 @@
+"""Bootstrap of the eligibility service."""
+
+from pathlib import Path
+
+from hearth_platform.app import ServiceDefinition, create_app
+
+from .api import router
+from .handlers import handlers
+from .tables import metadata, platform
+
+definition = ServiceDefinition(
+    name="eligibility",
+    metadata=metadata,
+    platform=platform,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[router],
+    handlers=handlers,
+    description="Coverage registry, clinical criteria (versioned data), tiers and enrolment.",
+)
+app = create_app(definition)

@@ -1,0 +1,220 @@
+"""All SQL of the eligibility service. Loads take sets of members or ids, so a handler reads a
+whole Kafka batch's state in a few queries."""
+
+import zlib
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .coverage import CoverageHistory, CoverageSpan
+from .domain import Determination, Enrolment
+from .tables import coverage_spans, determinations, enrolment_changes, enrolments, referrals
+
+
+def _span(row: Any) -> CoverageSpan:
+    return CoverageSpan(
+        span_id=row.span_id,
+        member_id=row.member_id,
+        plan_id=row.plan_id,
+        line_of_business=row.line_of_business,
+        market=row.market,
+        aco_id=row.aco_id,
+        provider_org_id=row.provider_org_id,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        recorded_at=row.recorded_at,
+        supersedes_span_id=row.supersedes_span_id,
+    )
+
+
+def _enrolment(row: Any) -> Enrolment:
+    return Enrolment(**{c: getattr(row, c) for c in enrolments.c.keys()})
+
+
+def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in detail.items()}
+
+
+class CoverageRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def lock_member(self, member_id: str) -> None:
+        """Serialize coverage changes of one member (the overlap check reads, then inserts)."""
+        key = zlib.crc32(f"eligibility.coverage:{member_id}".encode())
+        await self.conn.execute(select(func.pg_advisory_xact_lock(key)))
+
+    async def histories(self, member_ids: Collection[str]) -> dict[str, CoverageHistory]:
+        rows = await self.conn.execute(
+            select(coverage_spans).where(coverage_spans.c.member_id.in_(list(member_ids)))
+        )
+        spans: dict[str, list[CoverageSpan]] = defaultdict(list)
+        for row in rows:
+            spans[row.member_id].append(_span(row))
+        return {m: CoverageHistory.of(m, spans.get(m, [])) for m in member_ids}
+
+    async def history(self, member_id: str) -> CoverageHistory:
+        return (await self.histories([member_id]))[member_id]
+
+    async def add(self, span: CoverageSpan) -> None:
+        await self.conn.execute(
+            insert(coverage_spans).values(
+                span_id=span.span_id,
+                member_id=span.member_id,
+                plan_id=span.plan_id,
+                line_of_business=span.line_of_business,
+                market=span.market,
+                aco_id=span.aco_id,
+                provider_org_id=span.provider_org_id,
+                start_date=span.start_date,
+                end_date=span.end_date,
+                recorded_at=span.recorded_at,
+                supersedes_span_id=span.supersedes_span_id,
+            )
+        )
+
+
+class ReferralRecords:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def members_of(self, referral_ids: Collection[str]) -> dict[str, str]:
+        """referral_id -> member_id for the referrals already recorded."""
+        rows = await self.conn.execute(
+            select(referrals.c.referral_id, referrals.c.member_id).where(
+                referrals.c.referral_id.in_(list(referral_ids))
+            )
+        )
+        return {r.referral_id: r.member_id for r in rows}
+
+    async def add_new(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert the referrals not recorded yet; returns the ids actually inserted."""
+        if not rows:
+            return set()
+        stmt = pg_insert(referrals).on_conflict_do_nothing().returning(referrals.c.referral_id)
+        return {r.referral_id for r in await self.conn.execute(stmt, rows)}
+
+
+class DeterminationRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def decided_assessments(self, assessment_ids: Collection[str]) -> set[str]:
+        rows = await self.conn.execute(
+            select(determinations.c.assessment_id).where(
+                determinations.c.assessment_id.in_(list(assessment_ids))
+            )
+        )
+        return {r.assessment_id for r in rows}
+
+    async def add(self, items: Iterable[Determination]) -> None:
+        rows = [
+            {
+                "determination_id": d.determination_id,
+                "member_id": d.member_id,
+                "referral_id": d.referral_id,
+                "assessment_id": d.assessment_id,
+                "stage": d.stage,
+                "eligible": d.eligible,
+                "outcome": d.outcome,
+                "as_of": d.as_of,
+                "reasons": d.reasons,
+                "criteria_version": d.criteria_version,
+                "span_id": d.span.span_id if d.span else None,
+                "plan_id": d.span.plan_id if d.span else None,
+                "line_of_business": d.span.line_of_business if d.span else None,
+                "provider_org_id": d.provider_org_id,
+                "explanation": d.explanation,
+                "determined_at": d.determined_at,
+            }
+            for d in items
+        ]
+        if rows:
+            await self.conn.execute(insert(determinations), rows)
+
+    async def for_member(self, member_id: str) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(
+            select(determinations)
+            .where(determinations.c.member_id == member_id)
+            .order_by(determinations.c.determined_at, determinations.c.determination_id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+class EnrolmentRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def latest_for(
+        self, member_ids: Collection[str], *, for_update: bool = False
+    ) -> dict[str, Enrolment]:
+        """Each member's most recent enrolment (open or ended), locked when asked."""
+        query = select(enrolments).where(enrolments.c.member_id.in_(list(member_ids)))
+        if for_update:
+            query = query.with_for_update()
+        latest: dict[str, Enrolment] = {}
+        for row in await self.conn.execute(query):
+            current = latest.get(row.member_id)
+            if current is None or (row.enrolled_at, row.effective_date) > (
+                current.enrolled_at,
+                current.effective_date,
+            ):
+                latest[row.member_id] = _enrolment(row)
+        return latest
+
+    async def latest(self, member_id: str, *, for_update: bool = False) -> Enrolment | None:
+        return (await self.latest_for([member_id], for_update=for_update)).get(member_id)
+
+    async def add_all(self, items: list[Enrolment], recorded_at: datetime) -> None:
+        if items:
+            await self.conn.execute(
+                insert(enrolments), [{c: getattr(e, c) for c in enrolments.c.keys()} for e in items]
+            )
+            await self._save_changes(items, recorded_at)
+
+    async def save_all(self, items: list[Enrolment], recorded_at: datetime) -> None:
+        for e in items:
+            await self.conn.execute(
+                update(enrolments)
+                .where(enrolments.c.enrollment_id == e.enrollment_id)
+                .values(
+                    tier=e.tier,
+                    tier_effective_date=e.tier_effective_date,
+                    ended_on=e.ended_on,
+                    end_reason=e.end_reason,
+                )
+            )
+        await self._save_changes(items, recorded_at)
+
+    async def _save_changes(self, items: list[Enrolment], recorded_at: datetime) -> None:
+        rows = [
+            {
+                "enrollment_id": e.enrollment_id,
+                "kind": change["kind"],
+                "effective_date": change["effective_date"],
+                "detail": _jsonable({k: v for k, v in change.items() if k not in ("kind", "effective_date")}),
+                "recorded_at": recorded_at,
+            }
+            for e in items
+            for change in e.changes
+        ]
+        if rows:
+            await self.conn.execute(insert(enrolment_changes), rows)
+        for e in items:
+            e.changes.clear()
+
+    async def changes(self, enrollment_id: str) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(
+            select(enrolment_changes)
+            .where(enrolment_changes.c.enrollment_id == enrollment_id)
+            .order_by(enrolment_changes.c.id)
+        )
+        return [
+            {"kind": r.kind, "effective_date": r.effective_date, "recorded_at": r.recorded_at, **r.detail}
+            for r in rows
+        ]

@@ -1,0 +1,54 @@
+"""Read-side queries: what the API shows about a member's coverage, decisions and enrolment."""
+
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hearth_platform.db import Database
+
+from .coverage import CoverageSpan, NoCoverage
+from .domain import NeverEnrolled
+from .repository import CoverageRepository, DeterminationRepository, EnrolmentRepository
+
+
+def span_view(span: CoverageSpan) -> dict[str, Any]:
+    return asdict(span)
+
+
+async def coverage_on(db: Database, member_id: str, on: date, known_at: datetime | None) -> dict[str, Any]:
+    """The span in force on `on`, as known at `known_at` (now when omitted)."""
+    async with db.unit_of_work() as uow:
+        history = await CoverageRepository(uow.conn).history(member_id)
+    span = history.in_force(on, known_at)
+    if span is None:
+        raise NoCoverage(member_id, on)
+    return span_view(span)
+
+
+async def coverage_history(db: Database, member_id: str) -> list[dict[str, Any]]:
+    """Every span ever recorded, superseded ones included, each marked whether it is in effect."""
+    async with db.unit_of_work() as uow:
+        history = await CoverageRepository(uow.conn).history(member_id)
+    current = {s.span_id for s in history.current()}
+    return [{**span_view(s), "in_effect": s.span_id in current} for s in history.spans]
+
+
+async def determinations(db: Database, member_id: str) -> list[dict[str, Any]]:
+    async with db.unit_of_work() as uow:
+        return await DeterminationRepository(uow.conn).for_member(member_id)
+
+
+async def enrolment(db: Database, member_id: str) -> dict[str, Any]:
+    """The member's current enrolment, or the most recent one if it has ended, with its history."""
+    async with db.unit_of_work() as uow:
+        repo = EnrolmentRepository(uow.conn)
+        latest = await repo.latest(member_id)
+        if latest is None:
+            raise NeverEnrolled(member_id)
+        view = {k: v for k, v in asdict(latest).items() if k != "changes"}
+        if latest.ended_on is None:
+            view["status"] = "enrolled"
+        else:
+            view["status"] = "disenrolling" if latest.ended_on > datetime.now(UTC).date() else "disenrolled"
+        view["history"] = await repo.changes(latest.enrollment_id)
+        return view
