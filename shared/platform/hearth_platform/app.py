@@ -8,7 +8,6 @@ outbox and are published when the broker comes back.
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .cloudevents import new_traceparent
 from .consumer import Consumer, is_infrastructure_fault
 from .db import Database, TraceContext, current_trace
 from .errors import add_exception_handlers, error_body
@@ -70,10 +70,6 @@ def get_db(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_db)]
 
 
-def _new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
-
-
 class RequestContext:
     """Pure ASGI middleware: trace context for the request, body size limit, HTTP metrics."""
 
@@ -95,7 +91,7 @@ class RequestContext:
             )
             await response(scope, receive, send)
             return
-        traceparent = headers.get(b"traceparent", b"").decode() or _new_traceparent()
+        traceparent = headers.get(b"traceparent", b"").decode() or new_traceparent()
         correlation = headers.get(b"x-correlation-id", b"").decode() or None
         token = current_trace.set(TraceContext(correlation_id=correlation, traceparent=traceparent))
         status = 500

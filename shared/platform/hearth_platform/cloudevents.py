@@ -3,6 +3,7 @@
 `Envelope` is what travels; `encode` and `decode` are the only places that know the header names.
 """
 
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,11 @@ from hearth_schemas import Event
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
+
+
+def new_traceparent() -> str:
+    """A W3C trace context for work that arrives without one (a new trace)."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 class UndecodableEvent(ValueError):

@@ -19,7 +19,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .cloudevents import Envelope, headers_of
+from .cloudevents import Envelope, headers_of, new_traceparent
 from .settings import Settings
 from .tables import PlatformTables
 
@@ -112,7 +112,7 @@ class UnitOfWork:
             dataschema=event.dataschema(),
             correlation_id=trace.correlation_id or event_id,
             causation_id=trace.causation_id,
-            traceparent=trace.traceparent,
+            traceparent=trace.traceparent or new_traceparent(),
         )
         self._staged.append(
             {

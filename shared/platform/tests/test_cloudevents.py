@@ -2,21 +2,29 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-
 from hearth_platform.cloudevents import UndecodableEvent, decode, encode, new_envelope
 from hearth_schemas import AssessmentFeeAccrued
 
 
 def _accrual() -> AssessmentFeeAccrued:
     return AssessmentFeeAccrued(
-        accrual_id="a1", member_id="M-17", provider_org_id="org-1", assessment_id="as-1",
-        service_date=date(2026, 10, 3), amount=Decimal("325.00"), contract_id="c1",
+        accrual_id="a1",
+        member_id="M-17",
+        provider_org_id="org-1",
+        assessment_id="as-1",
+        service_date=date(2026, 10, 3),
+        amount=Decimal("325.00"),
+        contract_id="c1",
     )
 
 
 def test_encode_puts_attributes_in_ce_headers_and_keys_by_member():
-    env = new_envelope(_accrual(), source="/hearth/billing", causation_id="cause-1",
-                       traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
+    env = new_envelope(
+        _accrual(),
+        source="/hearth/billing",
+        causation_id="cause-1",
+        traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+    )
     key, value, headers = encode(env)
     h = dict(headers)
     assert key == b"M-17"
@@ -41,12 +49,39 @@ def test_decode_round_trips_an_encoded_event():
     [
         ([], b"{}", "ce_specversion"),
         ([("ce_specversion", b"1.0"), ("ce_id", b"1")], b"{}", "missing CloudEvents headers: ce_source"),
-        ([("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"),
-          ("ce_time", b"yesterday")], b"{}", "ce_time"),
-        ([("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"),
-          ("ce_time", b"2026-10-01T00:00:00+00:00")], b"{not json", "not valid JSON"),
-        ([("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"),
-          ("ce_time", b"2026-10-01T00:00:00+00:00")], b"[1]", "not a JSON object"),
+        (
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_id", b"1"),
+                ("ce_source", b"/x"),
+                ("ce_type", b"t"),
+                ("ce_time", b"yesterday"),
+            ],
+            b"{}",
+            "ce_time",
+        ),
+        (
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_id", b"1"),
+                ("ce_source", b"/x"),
+                ("ce_type", b"t"),
+                ("ce_time", b"2026-10-01T00:00:00+00:00"),
+            ],
+            b"{not json",
+            "not valid JSON",
+        ),
+        (
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_id", b"1"),
+                ("ce_source", b"/x"),
+                ("ce_type", b"t"),
+                ("ce_time", b"2026-10-01T00:00:00+00:00"),
+            ],
+            b"[1]",
+            "not a JSON object",
+        ),
     ],
 )
 def test_decode_names_what_is_wrong(headers, value, reason):
