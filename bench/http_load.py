@@ -1,0 +1,134 @@
+"""Baseline (c): a bare FastAPI JSON endpoint against `POST /referrals` with its database commit,
+both served by uvicorn with one worker and loaded by `wrk` (a separate C process) with the same
+connection count. Every referral request carries a new member id, so each one inserts."""
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from hearth_devstack.processes import free_ports
+
+_LUA = """
+counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  counter = counter + 1
+  local body = string.format('{"member_id":"B-%s-%d","source":"aco","referrer_id":"aco-1",' ..
+    '"referral_date":"2026-10-01","goals_of_care_discussed":true}', RUN, counter)
+  return wrk.format(nil, PATH, nil, body)
+end
+"""
+
+_LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit(
+            "wrk is not installed: `apt-get install -y wrk` (make bench does this when run as root)"
+        )
+    return path
+
+
+def run_wrk(url: str, path: str, *, seconds: int, connections: int, run_id: str) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'RUN = "{run_id}"\nPATH = "{path}"\n' + _LUA)
+    out = subprocess.run(
+        [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(script.name).unlink()
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    latency = {f"p{p}_ms": round(float(v) * scale[u], 2) for p, v, u in _LATENCY.findall(out)}
+    non_2xx = _NON_2XX.search(out)
+    return {
+        "requests_per_s": round(float(_RATE.search(out).group(1))),
+        **latency,  # type: ignore[union-attr]
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def serve(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_ok(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout}s")
+
+
+def http_endpoints(
+    env: dict[str, str], log_dir: Path, seconds: int = 10, connections: int = 32
+) -> dict[str, Any]:
+    bare_port, referral_port = free_ports(2)
+    bare = serve("bench.bare_app:app", bare_port, env, log_dir / "bare.log")
+    referral = serve("hearth_referral.app:app", referral_port, env, log_dir / "referral.log")
+    try:
+        wait_ok(f"http://127.0.0.1:{bare_port}/docs")
+        wait_ok(f"http://127.0.0.1:{referral_port}/health")
+        run_id = str(int(time.time()))
+        run_wrk(f"http://127.0.0.1:{bare_port}", "/echo", seconds=2, connections=connections, run_id="warm")
+        bare_result = run_wrk(
+            f"http://127.0.0.1:{bare_port}", "/echo", seconds=seconds, connections=connections, run_id=run_id
+        )
+        run_wrk(
+            f"http://127.0.0.1:{referral_port}",
+            "/referrals",
+            seconds=2,
+            connections=connections,
+            run_id=run_id + "w",
+        )
+        referral_result = run_wrk(
+            f"http://127.0.0.1:{referral_port}",
+            "/referrals",
+            seconds=seconds,
+            connections=connections,
+            run_id=run_id,
+        )
+    finally:
+        for proc in (bare, referral):
+            proc.terminate()
+            proc.wait(10)
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "bare_fastapi": bare_result,
+        "post_referrals": referral_result,
+        "ratio": round(referral_result["requests_per_s"] / bare_result["requests_per_s"], 3),
+    }

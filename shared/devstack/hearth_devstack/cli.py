@@ -1,0 +1,74 @@
+"""The `hearth` command: the operator contract's entry point (`make up` runs `hearth up`, ...).
+
+One subparser per command, each bound to a handler that returns the exit code; a new command
+(`hearth token`, `hearth referrals import`) is one more `add_parser` plus its handler, imported
+lazily so that `hearth down` stays fast and works while a service package is broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import logging
+import sys
+from collections.abc import Sequence
+
+from hearth_devstack import stack
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hearth", description="Run Hearth on this machine.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="start Postgres, the broker and the services in the background")
+    up.add_argument(
+        "--only-infra", action="store_true", help="start Postgres and the broker only, no services"
+    )
+    up.set_defaults(handler=lambda args: stack.up(_layout(), only_infra=args.only_infra))
+
+    down = commands.add_parser("down", help="stop everything `hearth up` started; data stays in .hearth/")
+    down.set_defaults(handler=lambda args: stack.down(_layout()))
+
+    status = commands.add_parser("status", help="show each component's pid, liveness and health")
+    status.set_defaults(handler=lambda args: stack.status(_layout()))
+
+    demo = commands.add_parser("demo", help="run the synthetic-population demo against the running stack")
+    demo.add_argument("args", nargs=argparse.REMAINDER, help="passed on to the demo")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except stack.StackError as exc:
+        print(f"hearth {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _layout() -> stack.Layout:
+    return stack.Layout(stack.find_root())
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Runs `hearth_devstack.demo.main(argv)`, which may return an exit code."""
+    try:
+        demo = importlib.import_module("hearth_devstack.demo")
+    except ModuleNotFoundError as exc:
+        if exc.name != "hearth_devstack.demo":
+            raise
+        print("hearth demo: not available yet (hearth_devstack/demo.py is missing)", file=sys.stderr)
+        return 2
+    return int(demo.main(list(args.args)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
