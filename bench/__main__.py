@@ -47,8 +47,10 @@ def table(rows: list[tuple[str, str, str, str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--only", choices=["kafka", "pipeline", "http"], help="run one benchmark")
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
+    run = lambda name: args.only in (None, name)  # noqa: E731
     rows: list[tuple[str, str, str, str]] = []
     with bench_infra() as infra, tempfile.TemporaryDirectory() as logs:
         env = {
@@ -59,33 +61,40 @@ def main() -> None:
         }
         raw = asyncio.run(kafka_raw(infra.kafka_bootstrap, count=int(200_000 * scale)))
         write("kafka_raw", raw)
-        pipe = asyncio.run(pipeline(infra, count=int(50_000 * scale)))
-        pipe["ratio_to_raw_consume"] = round(pipe["consumed_per_s"] / raw["consume_per_s"], 3)
-        write("pipeline", pipe)
-        http = http_endpoints(env, Path(logs), seconds=max(int(10 * scale), 3))
-        write("http_endpoints", http)
-    rows += [
-        ("raw aiokafka produce (500 B)", f"{raw['produce_per_s']:,}/s", "-", "-"),
-        ("raw aiokafka consume (500 B)", f"{raw['consume_per_s']:,}/s", "-", "-"),
-        (
-            "service pipeline: consume + inbox + handler + outbox, committed",
-            f"{pipe['consumed_per_s']:,}/s",
-            f"raw consume {raw['consume_per_s']:,}/s (ratio {pipe['ratio_to_raw_consume']})",
-            ">= 10,000/s and >= 0.1 of raw",
-        ),
-        (
-            "outbox relay publish",
-            f"{pipe['relayed_per_s']:,}/s",
-            f"raw produce {raw['produce_per_s']:,}/s",
-            "-",
-        ),
-        (
-            "POST /referrals (with commit)",
-            f"{http['post_referrals']['requests_per_s']:,}/s p99 {http['post_referrals'].get('p99_ms')} ms",
-            f"bare FastAPI {http['bare_fastapi']['requests_per_s']:,}/s (ratio {http['ratio']})",
-            ">= 0.25 of bare",
-        ),
-    ]
+        rows += [
+            ("raw aiokafka produce (500 B)", f"{raw['produce_per_s']:,}/s", "-", "-"),
+            ("raw aiokafka consume (500 B)", f"{raw['consume_per_s']:,}/s", "-", "-"),
+        ]
+        if run("pipeline"):
+            pipe = asyncio.run(pipeline(infra, count=int(50_000 * scale)))
+            pipe["ratio_to_raw_consume"] = round(pipe["consumed_per_s"] / raw["consume_per_s"], 3)
+            write("pipeline", pipe)
+            rows += [
+                (
+                    "service pipeline: consume + inbox + handler + outbox, committed",
+                    f"{pipe['consumed_per_s']:,}/s",
+                    f"raw consume {raw['consume_per_s']:,}/s (ratio {pipe['ratio_to_raw_consume']})",
+                    ">= 10,000/s and >= 0.1 of raw",
+                ),
+                (
+                    "outbox relay publish",
+                    f"{pipe['relayed_per_s']:,}/s",
+                    f"raw produce {raw['produce_per_s']:,}/s",
+                    "-",
+                ),
+            ]
+        if run("http"):
+            http = http_endpoints(env, Path(logs), seconds=max(int(10 * scale), 3))
+            write("http_endpoints", http)
+            post = http["post_referrals"]
+            rows.append(
+                (
+                    "POST /referrals (with commit)",
+                    f"{post['requests_per_s']:,}/s p50 {post.get('p50_ms')} ms p99 {post.get('p99_ms')} ms",
+                    f"bare FastAPI {http['bare_fastapi']['requests_per_s']:,}/s (ratio {http['ratio']})",
+                    ">= 0.25 of bare",
+                )
+            )
     print(table(rows))
 
 

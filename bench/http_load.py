@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from hearth_devstack.processes import free_ports
 
 _LUA = """

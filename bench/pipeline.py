@@ -10,6 +10,8 @@ from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+
 from hearth_billing.app import definition
 from hearth_platform.cloudevents import encode, new_envelope
 from hearth_platform.consumer import Consumer
@@ -18,7 +20,6 @@ from hearth_platform.migrations import upgrade
 from hearth_platform.relay import Relay
 from hearth_platform.settings import Settings
 from hearth_schemas import AssessmentCompleted
-from sqlalchemy import func, select
 
 from .infra import BenchInfra
 

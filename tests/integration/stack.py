@@ -14,13 +14,14 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy.engine import make_url
+
 from hearth_devstack.services import start_service, wait_healthy_async
 from hearth_devstack.testing import Infra
 from hearth_platform.cloudevents import Envelope, UndecodableEvent, decode, encode, new_envelope
 from hearth_platform.db import asyncpg_dsn
 from hearth_schemas import Event
 from hearth_schemas.topics import ALL_TOPICS
-from sqlalchemy.engine import make_url
 
 SERVICES = ("referral", "eligibility", "billing", "quality")
 

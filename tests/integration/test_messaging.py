@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import httpx
+
 from hearth_platform.cloudevents import encode, new_envelope
 from hearth_schemas import AssessmentCompleted, ReferralReceived
 
@@ -187,6 +188,7 @@ async def test_a_service_started_while_the_broker_is_down_accepts_writes_and_pub
     stack: Stack, http, member_id
 ):
     from aiokafka import AIOKafkaConsumer
+
     from hearth_devstack.broker import EmbeddedBroker
     from hearth_devstack.topics import create_topics
 

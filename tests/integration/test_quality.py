@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+
 from hearth_schemas import AssessmentCompleted, MemberDisenrolled, MemberEnrolled, MonthClosed
 
 from .stack import Stack

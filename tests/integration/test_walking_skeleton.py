@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import jsonschema
+
 from hearth_schemas import EVENTS_BY_TYPE
 
 from .stack import Stack

@@ -4,10 +4,11 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
 from hearth_platform.app import DatabaseDep
 from hearth_schemas.base import Identifier
 from hearth_schemas.eligibility import DisenrolmentReason
-from pydantic import BaseModel, ConfigDict, Field
 
 from . import handlers, views
 

@@ -1,6 +1,5 @@
 """Tables of the eligibility schema, with the platform's outbox, inbox and parked events."""
 
-from hearth_platform.tables import PlatformTables
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -15,6 +14,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from hearth_platform.tables import PlatformTables
 
 metadata = MetaData(schema="eligibility")
 platform = PlatformTables(metadata)

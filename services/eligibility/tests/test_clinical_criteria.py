@@ -4,6 +4,7 @@ unknown, the under-21 pathway, hospice election, and the explanation carried wit
 from typing import Any
 
 import pytest
+
 from hearth_eligibility.clinical import ClinicalOutcome, load_clinical_criteria
 from hearth_eligibility.rules import Status
 

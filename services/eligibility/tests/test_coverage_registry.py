@@ -4,6 +4,7 @@ bitemporal question "what did we know at X about day Y"."""
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from hearth_eligibility.coverage import (
     CoverageHistory,
     CoverageOverlap,

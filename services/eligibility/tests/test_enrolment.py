@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+
 from hearth_eligibility.clinical import load_clinical_criteria
 from hearth_eligibility.coverage import CoverageSpan
 from hearth_eligibility.domain import (

@@ -2,6 +2,7 @@
 cannot be interpreted (so a typo stops the service at start-up, not at decision time)."""
 
 import pytest
+
 from hearth_eligibility.clinical import parse_clinical_criteria
 from hearth_eligibility.rules import RuleError, Status, parse_rule
 from hearth_eligibility.tiers import parse_tier_rules

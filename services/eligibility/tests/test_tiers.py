@@ -1,6 +1,7 @@
 """The shipped tier rules: high complexity on low performance status or a heavy symptom burden."""
 
 import pytest
+
 from hearth_eligibility.tiers import load_tier_rules
 
 TIERS = load_tier_rules()

@@ -5,9 +5,10 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
 from hearth_platform.app import DatabaseDep
 from hearth_schemas.base import Identifier, Month
-from pydantic import BaseModel, ConfigDict
 
 from . import handlers
 from .domain import MeasureResult

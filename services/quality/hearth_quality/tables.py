@@ -7,7 +7,6 @@ Results are versioned: every computation of a period is a new `run`, earlier row
 `current = false`.
 """
 
-from hearth_platform.tables import PlatformTables
 from sqlalchemy import (
     Boolean,
     Column,
@@ -22,6 +21,8 @@ from sqlalchemy import (
     Text,
     text,
 )
+
+from hearth_platform.tables import PlatformTables
 
 metadata = MetaData(schema="quality")
 platform = PlatformTables(metadata)

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from hearth_quality.domain import (
     Case,
     Enrolment,

@@ -4,9 +4,11 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Response, status
-from hearth_platform.app import DatabaseDep
-from hearth_schemas.base import Identifier, MemberId
 from pydantic import BaseModel, ConfigDict, Field
+
+from hearth_platform.app import DatabaseDep, RuntimeDep
+from hearth_platform.db import current_trace
+from hearth_schemas.base import Identifier, MemberId
 
 from . import handlers
 
@@ -70,18 +72,19 @@ class AssessmentIn(BaseModel):
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, response_model=ReferralOut)
 async def post_referral(
     body: ReferralIn,
-    db: DatabaseDep,
+    runtime: RuntimeDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> ReferralOut:
     """Refer a member. A retry with the same `Idempotency-Key`, or a member with an open referral,
     answers 200 with the existing referral instead of creating another."""
-    result = await handlers.receive_referral(
-        db,
-        handlers.ReceiveReferral(
-            **body.model_dump(), actor=body.referrer_id, idempotency_key=idempotency_key
-        ),
+    command = handlers.ReceiveReferral(
+        **body.model_dump(),
+        actor=body.referrer_id,
+        idempotency_key=idempotency_key,
+        trace=current_trace.get(),
     )
+    result = await runtime.coalescer(handlers.receive_referrals).submit(command)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     r = result.referral

@@ -2,11 +2,12 @@
 the domain, saves, stages events in the outbox, and commits."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from hearth_platform.db import Database, UnitOfWork
+from hearth_platform.db import Database, TraceContext, UnitOfWork
 from hearth_platform.handlers import HandlerRegistry, Received
 from hearth_schemas import (
     AssessmentCompleted,
@@ -32,6 +33,7 @@ class ReceiveReferral:
     goals_of_care_discussed: bool | None
     actor: str
     idempotency_key: str | None = None
+    trace: TraceContext | None = None
 
 
 @dataclass(frozen=True)
@@ -40,25 +42,37 @@ class Intake:
     created: bool
 
 
-async def receive_referral(db: Database, cmd: ReceiveReferral) -> Intake:
-    """A member who already has an open referral is linked to it, not referred twice."""
-    async with db.unit_of_work() as uow:
-        repo = ReferralRepository(uow.conn)
-        if cmd.idempotency_key and (earlier := await repo.by_idempotency_key(cmd.idempotency_key)):
-            return Intake(earlier, created=False)
-        if existing := await repo.open_for_member(cmd.member_id):
-            return Intake(existing, created=False)
+async def receive_referrals(uow: UnitOfWork, commands: Sequence[ReceiveReferral]) -> list[Intake]:
+    """Set-based intake (HTTP requests coalesced, bulk files, case-finding): a retried
+    Idempotency-Key returns the referral it created, and a member who already has an open referral
+    is linked to it, not referred twice, also within one batch."""
+    repo = ReferralRepository(uow.conn)
+    by_key = await repo.by_idempotency_keys([c.idempotency_key for c in commands if c.idempotency_key])
+    open_referrals = await repo.open_for_members(list({c.member_id for c in commands}))
+    intakes: list[Intake] = []
+    new: list[tuple[Referral, str | None]] = []
+    now = datetime.now(UTC)
+    for cmd in commands:
+        earlier = by_key.get(cmd.idempotency_key) if cmd.idempotency_key else None
+        existing = earlier or open_referrals.get(cmd.member_id)
+        if existing is not None:
+            intakes.append(Intake(existing, created=False))
+            continue
         referral = Referral.receive(
             member_id=cmd.member_id,
             source=cmd.source,
             referrer_id=cmd.referrer_id,
             referral_date=cmd.referral_date,
-            received_at=datetime.now(UTC),
+            received_at=now,
             provider_org_id=cmd.provider_org_id,
             goals_of_care_discussed=cmd.goals_of_care_discussed,
             actor=cmd.actor,
         )
-        await repo.add(referral, cmd.idempotency_key)
+        open_referrals[cmd.member_id] = referral
+        if cmd.idempotency_key:
+            by_key[cmd.idempotency_key] = referral
+        new.append((referral, cmd.idempotency_key))
+        intakes.append(Intake(referral, created=True))
         uow.publish(
             ReferralReceived(
                 referral_id=referral.referral_id,
@@ -70,10 +84,11 @@ async def receive_referral(db: Database, cmd: ReceiveReferral) -> Intake:
                 provider_org_id=referral.provider_org_id,
                 goals_of_care_discussed=referral.goals_of_care_discussed,
             ),
+            trace=cmd.trace,
             aggregatetype="referral",
         )
-        await uow.commit()
-        return Intake(referral, created=True)
+    await repo.add_many(new)
+    return intakes
 
 
 async def record_assessment(db: Database, referral_id: str, findings: dict[str, Any], actor: str) -> str:

@@ -1,5 +1,6 @@
 """All SQL of the referral service."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -34,38 +35,45 @@ class ReferralRepository:
         row = (await self.conn.execute(query)).first()
         return _referral(row) if row else None
 
-    async def by_idempotency_key(self, key: str) -> Referral | None:
-        row = (await self.conn.execute(select(referrals).where(referrals.c.idempotency_key == key))).first()
-        return _referral(row) if row else None
+    async def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, Referral]:
+        if not keys:
+            return {}
+        rows = await self.conn.execute(select(referrals).where(referrals.c.idempotency_key.in_(list(keys))))
+        return {row.idempotency_key: _referral(row) for row in rows}
 
-    async def open_for_member(self, member_id: str) -> Referral | None:
-        row = (
-            await self.conn.execute(
-                select(referrals)
-                .where(referrals.c.member_id == member_id, referrals.c.status.in_([s.value for s in OPEN]))
-                .order_by(referrals.c.received_at)
-                .limit(1)
-                .with_for_update()
+    async def open_for_members(self, member_ids: Sequence[str]) -> dict[str, Referral]:
+        """Each member's open referral (at most one, by a partial unique index), locked."""
+        rows = await self.conn.execute(
+            select(referrals)
+            .where(
+                referrals.c.member_id.in_(list(member_ids)), referrals.c.status.in_([s.value for s in OPEN])
             )
-        ).first()
-        return _referral(row) if row else None
-
-    async def add(self, referral: Referral, idempotency_key: str | None) -> None:
-        await self.conn.execute(
-            insert(referrals).values(
-                referral_id=referral.referral_id,
-                member_id=referral.member_id,
-                source=referral.source,
-                referrer_id=referral.referrer_id,
-                referral_date=referral.referral_date,
-                received_at=referral.received_at,
-                provider_org_id=referral.provider_org_id,
-                goals_of_care_discussed=referral.goals_of_care_discussed,
-                status=referral.status.value,
-                idempotency_key=idempotency_key,
-            )
+            .with_for_update()
         )
-        await self._save_transitions(referral)
+        return {row.member_id: _referral(row) for row in rows}
+
+    async def add_many(self, new: Sequence[tuple[Referral, str | None]]) -> None:
+        if not new:
+            return
+        await self.conn.execute(
+            insert(referrals),
+            [
+                {
+                    "referral_id": r.referral_id,
+                    "member_id": r.member_id,
+                    "source": r.source,
+                    "referrer_id": r.referrer_id,
+                    "referral_date": r.referral_date,
+                    "received_at": r.received_at,
+                    "provider_org_id": r.provider_org_id,
+                    "goals_of_care_discussed": r.goals_of_care_discussed,
+                    "status": r.status.value,
+                    "idempotency_key": key,
+                }
+                for r, key in new
+            ],
+        )
+        await self._save_transitions([r for r, _ in new])
 
     async def save(self, referral: Referral) -> None:
         await self.conn.execute(
@@ -73,25 +81,25 @@ class ReferralRepository:
             .where(referrals.c.referral_id == referral.referral_id)
             .values(status=referral.status.value)
         )
-        await self._save_transitions(referral)
+        await self._save_transitions([referral])
 
-    async def _save_transitions(self, referral: Referral) -> None:
-        if referral.new_transitions:
-            await self.conn.execute(
-                insert(transitions),
-                [
-                    {
-                        "referral_id": referral.referral_id,
-                        "from_status": t.from_status,
-                        "to_status": t.to_status,
-                        "at": t.at,
-                        "actor": t.actor,
-                        "reason": t.reason,
-                    }
-                    for t in referral.new_transitions
-                ],
-            )
-            referral.new_transitions.clear()
+    async def _save_transitions(self, changed: Sequence[Referral]) -> None:
+        rows = [
+            {
+                "referral_id": r.referral_id,
+                "from_status": t.from_status,
+                "to_status": t.to_status,
+                "at": t.at,
+                "actor": t.actor,
+                "reason": t.reason,
+            }
+            for r in changed
+            for t in r.new_transitions
+        ]
+        if rows:
+            await self.conn.execute(insert(transitions), rows)
+        for r in changed:
+            r.new_transitions.clear()
 
     async def add_assessment(
         self,

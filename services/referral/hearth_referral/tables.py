@@ -1,8 +1,21 @@
 """Tables of the referral schema, with the platform's outbox, inbox and parked events."""
 
-from hearth_platform.tables import PlatformTables
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+
+from hearth_platform.tables import PlatformTables
 
 metadata = MetaData(schema="referral")
 platform = PlatformTables(metadata)
@@ -21,6 +34,15 @@ referrals = Table(
     Column("status", Text, nullable=False),
     Column("idempotency_key", Text, unique=True),
     Index("referrals_member", "member_id"),
+    # At most one open referral per member, whichever process or batch tries to add a second.
+    Index(
+        "referrals_one_open_per_member",
+        "member_id",
+        unique=True,
+        postgresql_where=text(
+            "status IN ('received', 'triaged', 'outreach', 'assessment_scheduled', 'assessed')"
+        ),
+    ),
 )
 
 transitions = Table(

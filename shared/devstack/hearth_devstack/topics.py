@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from hearth_schemas.topics import ALL_TOPICS, PARTITIONS
 
 _TOPIC_ALREADY_EXISTS = 36

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from hearth_devstack.cli import build_parser, main
 from hearth_devstack.postgres import EmbeddedPostgres, Postmaster
 from hearth_devstack.processes import free_ports, port_in_use, read_pid_file, tail

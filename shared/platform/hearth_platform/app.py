@@ -21,6 +21,7 @@ from sqlalchemy import MetaData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .cloudevents import new_traceparent
+from .coalesce import C, Coalescer, R, SetBased
 from .consumer import Consumer, is_infrastructure_fault
 from .db import Database, TraceContext, current_trace
 from .errors import add_exception_handlers, error_body
@@ -61,13 +62,26 @@ class Runtime:
     db: Database
     relay: Relay
     consumer: Consumer | None
+    coalescers: dict[Any, Coalescer[Any, Any]] = field(default_factory=dict)
+
+    def coalescer(self, fn: SetBased[C, R]) -> Coalescer[C, R]:
+        """The process's one coalescer for this set-based function."""
+        if fn not in self.coalescers:
+            self.coalescers[fn] = Coalescer(self.db, fn)
+        return self.coalescers[fn]
 
 
-def get_db(request: Request) -> Database:
+# Async, so FastAPI does not hand these to a worker thread on every request.
+async def get_db(request: Request) -> Database:
     return request.app.state.runtime.db  # type: ignore[no-any-return]
 
 
+async def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 class RequestContext:

@@ -11,6 +11,7 @@ whose handler fails is retried event by event so that one bad event cannot hold 
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,11 +21,12 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from hearth_schemas.topics import dead_letter_topic
 from pydantic import ValidationError
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError
+
+from hearth_schemas.topics import dead_letter_topic
 
 from .cloudevents import UndecodableEvent, decode
 from .db import Database, UnitOfWork
@@ -191,11 +193,14 @@ class Consumer:
             self._parked += len(parked)
             PARKED.labels(self.service).set(self._parked)
         fresh_ids, parked_ids = {id(i) for i in fresh}, {id(i) for i in parked}
+        counts: Counter[tuple[str, str, str]] = Counter()
         for item in items:
             if id(item) not in fresh_ids:
-                self._count(item, "duplicate")
+                outcome = "duplicate"
             else:
-                self._count(item, "parked" if id(item) in parked_ids else "processed")
+                outcome = "parked" if id(item) in parked_ids else "processed"
+            counts[(item.record.topic, item.received.envelope.type, outcome)] += 1
+        self._record(counts)
 
     async def _apply_one(self, item: Item) -> None:
         for attempt in range(1, self.settings.consumer_max_attempts + 1):
@@ -293,9 +298,13 @@ class Consumer:
         self._parked += len(still_waiting) - len(rows)
         PARKED.labels(self.service).set(self._parked)
         waiting_ids = {id(i) for i in still_waiting}
-        for item in items:
-            if id(item) not in waiting_ids:
-                self._count(item, "processed")
+        self._record(
+            Counter(
+                (i.record.topic, i.received.envelope.type, "processed")
+                for i in items
+                if id(i) not in waiting_ids
+            )
+        )
 
     async def _count_parked(self) -> None:
         async with self.db.engine.connect() as conn:
@@ -370,10 +379,9 @@ class Consumer:
             lag = max(highwater - await kafka.position(tp), 0)
             CONSUMER_LAG.labels(self.service, self.group, tp.topic, str(tp.partition)).set(lag)
 
-    def _count(self, item: Item, outcome: str) -> None:
-        EVENTS_CONSUMED.labels(
-            self.service, self.group, item.record.topic, item.received.envelope.type, outcome
-        ).inc()
+    def _record(self, counts: Counter[tuple[str, str, str]]) -> None:
+        for (topic, event_type, outcome), n in counts.items():
+            EVENTS_CONSUMED.labels(self.service, self.group, topic, event_type, outcome).inc(n)
 
 
 def _type_of(record: RawRecord) -> str:

@@ -6,7 +6,6 @@ commit together or not at all, through the same connection. That is the transact
 """
 
 import contextvars
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,12 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from hearth_schemas import Event
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .cloudevents import Envelope, headers_of, new_traceparent
+from hearth_schemas import Event
+
+from .cloudevents import Envelope, header_map, new_event_id, new_traceparent
 from .settings import Settings
 from .tables import PlatformTables
 
@@ -98,10 +98,17 @@ class UnitOfWork:
         self._staged: list[dict[str, Any]] = []
 
     def publish(
-        self, event: Event, *, caused_by: Envelope | None = None, aggregatetype: str | None = None
+        self,
+        event: Event,
+        *,
+        caused_by: Envelope | None = None,
+        trace: TraceContext | None = None,
+        aggregatetype: str | None = None,
     ) -> str:
-        trace = TraceContext.caused_by(caused_by) if caused_by else self.trace
-        event_id = str(uuid.uuid4())
+        """Stage `event` in the outbox. Its trace context comes from the event that caused it, or
+        the one given (a coalesced request's own), or the unit of work's."""
+        trace = TraceContext.caused_by(caused_by) if caused_by else (trace or self.trace)
+        event_id = new_event_id()
         env = Envelope(
             id=event_id,
             source=self.db.source,
@@ -122,7 +129,7 @@ class UnitOfWork:
                 "type": env.type,
                 "topic": event.topic(),
                 "payload": env.data,
-                "headers": {k: v.decode() for k, v in headers_of(env)},
+                "headers": header_map(env),
             }
         )
         return event_id

@@ -2,6 +2,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from hearth_platform.cloudevents import UndecodableEvent, decode, encode, new_envelope
 from hearth_schemas import AssessmentFeeAccrued
 

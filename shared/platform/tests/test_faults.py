@@ -1,7 +1,8 @@
 import asyncpg
+from pydantic import BaseModel, ValidationError
+
 from hearth_platform.consumer import _reason, is_infrastructure_fault
 from hearth_platform.errors import Invalid
-from pydantic import BaseModel, ValidationError
 
 
 def test_unreachable_database_is_an_infrastructure_fault_even_when_wrapped():

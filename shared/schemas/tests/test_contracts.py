@@ -3,10 +3,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
+
 from hearth_schemas import ALL_EVENTS, AssessmentFeeAccrued, ReferralReceived, model_for
 from hearth_schemas.compat import breaking_changes
 from hearth_schemas.generate import JSON_DIR, RELEASED_DIR, main, rendered
-from pydantic import ValidationError
 
 
 def test_checked_in_schemas_and_asyncapi_are_current():

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from hearth_platform.tables import outbox_notify_ddl
 from sqlalchemy.dialects import postgresql
+
+from hearth_platform.tables import outbox_notify_ddl
 
 revision: str = "5bb4dac83e9b"
 down_revision: str | None = None
