@@ -116,6 +116,9 @@ async def test_an_event_that_fails_its_schema_is_dead_lettered_naming_the_field(
     assert reason.startswith("schema validation failed:")
     assert "referral_id: Field required" in reason and "source: Input should be" in reason
     assert dead[0].headers["ce_type"] == "hearth.referral.ReferralReceived.v1"
+    async with httpx.AsyncClient() as http:
+        determinations = await http.get(f"{stack.url('eligibility')}/members/{member_id}/determinations")
+    assert determinations.json() == []
 
 
 async def test_an_assessment_that_arrives_before_its_referral_is_not_lost(stack: Stack, http, member_id):
