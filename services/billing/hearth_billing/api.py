@@ -1,0 +1,150 @@
+"""HTTP routes of the billing service: validate, call the handler, map the result.
+
+Money leaves as decimal strings ("400.00"), never as floats.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel, Field, PlainSerializer
+
+from hearth_platform.app import DatabaseDep
+from hearth_schemas.base import Identifier, Money
+
+from . import handlers
+from .close import ClosedMonth
+from .periods import MONTH_PATTERN, Month
+
+router = APIRouter(tags=["billing"])
+
+MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="A calendar month, YYYY-MM.")]
+# A quantity such as 1 (a full month) or, under later proration rules, a share of a month.
+Quantity = Annotated[Decimal, PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str)]
+
+
+class InvoiceSummary(BaseModel):
+    invoice_id: str
+    month: str
+    provider_org_id: str
+    total_amount: Money
+    line_count: int
+    currency: str
+    issued_at: datetime
+
+
+class InvoiceLineOut(BaseModel):
+    member_id: str
+    kind: Literal["pmpm", "assessment_fee"]
+    tier: str | None
+    service_date: date
+    quantity: Quantity
+    unit_amount: Money
+    amount: Money
+    contract_id: str
+    contract_version: int
+    source_event_ids: list[str]
+
+
+class InvoiceOut(InvoiceSummary):
+    lines: list[InvoiceLineOut]
+
+
+class MonthOut(BaseModel):
+    month: str
+    status: Literal["open", "closed"]
+    closed_at: datetime | None = None
+    invoice_ids: list[str] = []
+    total_amount: Money | None = None
+    member_months: int | None = None
+
+
+class SpanOut(BaseModel):
+    enrollment_id: str
+    provider_org_id: str
+    tier: str
+    line_of_business: str | None
+    from_: date = Field(alias="from")
+    to: date | None = Field(description="Last enrolled day (inclusive); null while enrolled.")
+    source_event_ids: list[str]
+
+
+class FeeOut(BaseModel):
+    accrual_id: str
+    assessment_id: str
+    provider_org_id: str
+    service_date: date
+    amount: Money
+    contract_id: str
+    contract_version: int
+    invoice_id: str | None
+    source_event_ids: list[str]
+
+
+class MemberLedgerOut(BaseModel):
+    member_id: str
+    enrolment_spans: list[SpanOut]
+    assessment_fees: list[FeeOut]
+
+
+def _month_out(month: Month, closed: ClosedMonth | None) -> MonthOut:
+    if closed is None:
+        return MonthOut(month=str(month), status="open")
+    return MonthOut(
+        month=closed.month,
+        status="closed",
+        closed_at=closed.closed_at,
+        invoice_ids=[i.invoice_id for i in closed.invoices],
+        total_amount=closed.total_amount,
+        member_months=closed.member_months,
+    )
+
+
+@router.post(
+    "/months/{month}/close",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MonthOut,
+    responses={
+        200: {"description": "The month was already closed: the invoices of that close."},
+        409: {"description": "An earlier month with activity is open, or member-months lack a rate."},
+    },
+)
+async def close_month(month: MonthPath, db: DatabaseDep, response: Response) -> MonthOut:
+    """Close a month: one invoice per provider organization, `MonthClosed` and `InvoiceIssued`
+    events. Idempotent: closing a closed month answers 200 with the same invoices."""
+    period = Month.parse(month)
+    closed = await handlers.close_month(db, period)
+    if not closed.created:
+        response.status_code = status.HTTP_200_OK
+    return _month_out(period, closed)
+
+
+@router.get("/months/{month}", response_model=MonthOut)
+async def get_month(month: MonthPath, db: DatabaseDep) -> MonthOut:
+    period = Month.parse(month)
+    return _month_out(period, await handlers.month_view(db, period))
+
+
+@router.get("/invoices", response_model=list[InvoiceSummary])
+async def list_invoices(
+    db: DatabaseDep,
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="A calendar month, YYYY-MM.")],
+    provider_org_id: Annotated[Identifier | None, Query()] = None,
+) -> list[InvoiceSummary]:
+    rows = await handlers.invoices_view(db, Month.parse(month), provider_org_id)
+    return [InvoiceSummary.model_validate(r) for r in rows]
+
+
+@router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
+async def get_invoice(invoice_id: Annotated[str, Path(max_length=64)], db: DatabaseDep) -> InvoiceOut:
+    return InvoiceOut.model_validate(await handlers.invoice_view(db, invoice_id))
+
+
+@router.get("/members/{member_id}/ledger", response_model=MemberLedgerOut)
+async def get_member_ledger(
+    member_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")],
+    db: DatabaseDep,
+) -> MemberLedgerOut:
+    """What billing holds for a member: enrolment spans and assessment fees, with their events."""
+    return MemberLedgerOut.model_validate(await handlers.member_ledger_view(db, member_id))

@@ -1,0 +1,207 @@
+"""The SQL of the month close: set-based, so a million member-months never pass through Python.
+
+The rules it implements are written in plain Python in `close.py`; the integration tests check
+that both agree.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .close import ASSESSMENT_FEE, PMPM, ClosedMonth, IssuedInvoice
+from .periods import Month
+from .repository import advisory_lock
+from .tables import invoices, metadata, months
+
+S = metadata.schema
+# Closes run one at a time.
+CLOSE_LOCK = 0x6842_0002
+# Sorting and hashing a million member-months in memory rather than on disk.
+CLOSE_WORK_MEM = "256MB"
+
+# Months before the one being closed that have ledger activity (a span overlapping them or a fee
+# dated in them) and are not closed.
+_EARLIER_OPEN_MONTHS = text(f"""
+WITH earliest AS (
+    SELECT LEAST((SELECT min(start_date) FROM "{S}".enrolment_spans),
+                 (SELECT min(service_date) FROM "{S}".assessment_fees)) AS day
+)
+SELECT to_char(m, 'YYYY-MM') AS month
+FROM earliest,
+     generate_series(date_trunc('month', earliest.day::timestamp),
+                     CAST(:first AS date)::timestamp - interval '1 month',
+                     interval '1 month') AS m
+WHERE to_char(m, 'YYYY-MM') NOT IN (SELECT month FROM "{S}".months)
+  AND (EXISTS (SELECT 1 FROM "{S}".enrolment_spans s
+               WHERE s.start_date < m + interval '1 month' AND (s.end_date IS NULL OR s.end_date >= m))
+       OR EXISTS (SELECT 1 FROM "{S}".assessment_fees f
+                  WHERE f.service_date >= m AND f.service_date < m + interval '1 month'))
+ORDER BY m
+""")
+
+# The close builds its lines in temporary tables (dropped at commit), in three steps so that the
+# planner knows how small the price list is and hashes it instead of sorting a million rows.
+#
+# 1. Member-months, the full-month rule of close.full_month: one per member enrolled on any day of
+#    the month, at the organization and tier of the member's last enrolled day of the month.
+_MEMBER_MONTHS = text(f"""
+CREATE TEMPORARY TABLE close_member_months ON COMMIT DROP AS
+SELECT DISTINCT ON (s.member_id)
+       s.member_id, s.provider_org_id, s.tier,
+       COALESCE(s.line_of_business, '*') AS lob,
+       LEAST(COALESCE(s.end_date, CAST(:last AS date)), CAST(:last AS date)) AS anchor_day,
+       s.source_event_ids
+FROM "{S}".enrolment_spans s
+WHERE s.start_date <= CAST(:last AS date)
+  AND (s.end_date IS NULL OR s.end_date >= CAST(:first AS date))
+ORDER BY s.member_id, anchor_day DESC
+""")
+
+# 2. Prices: the contract in force on the anchor day, the most specific first, and its rate for
+#    the tier; resolved once per distinct (organization, line of business, day, tier).
+_PRICES = text(f"""
+CREATE TEMPORARY TABLE close_prices ON COMMIT DROP AS
+SELECT k.provider_org_id, k.lob, k.anchor_day, k.tier, c.contract_id, c.version, r.pmpm
+FROM (SELECT DISTINCT provider_org_id, lob, anchor_day, tier FROM close_member_months) AS k
+LEFT JOIN LATERAL (
+    SELECT c.contract_id, c.version
+    FROM "{S}".contracts c
+    WHERE c.effective_from <= k.anchor_day
+      AND (c.effective_to IS NULL OR c.effective_to >= k.anchor_day)
+      AND c.provider_org_id IN (k.provider_org_id, '*')
+      AND c.line_of_business IN (k.lob, '*')
+    ORDER BY c.provider_org_id = '*', c.line_of_business = '*'
+    LIMIT 1
+) AS c ON true
+LEFT JOIN "{S}".contract_rates r
+       ON r.contract_id = c.contract_id AND r.version = c.version AND r.tier = k.tier
+""")
+
+# 3. Lines: the priced member-months, then every fee accrued up to the month's end and not
+#    invoiced yet; each rounded half-up to cents (round() on numeric rounds ties away from zero).
+_LINES = text(f"""
+CREATE TEMPORARY TABLE close_lines ON COMMIT DROP AS
+SELECT mm.provider_org_id, mm.member_id, '{PMPM}'::text AS kind, mm.tier,
+       mm.anchor_day AS service_date, CAST(1 AS numeric(12, 6)) AS quantity,
+       p.pmpm AS unit_amount, round(1 * p.pmpm, 2) AS amount,
+       p.contract_id, p.version AS contract_version, mm.source_event_ids,
+       NULL::text AS assessment_id
+FROM close_member_months mm
+JOIN close_prices p USING (provider_org_id, lob, anchor_day, tier)
+UNION ALL
+SELECT f.provider_org_id, f.member_id, '{ASSESSMENT_FEE}', NULL, f.service_date,
+       CAST(1 AS numeric(12, 6)), f.amount, round(1 * f.amount, 2),
+       f.contract_id, f.contract_version, f.source_event_ids, f.assessment_id
+FROM "{S}".assessment_fees f
+WHERE f.invoice_id IS NULL AND f.service_date <= CAST(:last AS date)
+""")
+
+_UNPRICED = text("""
+SELECT member_id, provider_org_id, tier, service_date, count(*) OVER () AS total
+FROM close_lines WHERE unit_amount IS NULL
+ORDER BY member_id LIMIT 5
+""")
+
+_ORG_TOTALS = text(f"""
+SELECT provider_org_id, sum(amount) AS total_amount, count(*) AS line_count,
+       count(*) FILTER (WHERE kind = '{PMPM}') AS member_months
+FROM close_lines GROUP BY provider_org_id ORDER BY provider_org_id
+""")
+
+_WRITE_LINES = text(f"""
+INSERT INTO "{S}".invoice_lines
+    (invoice_id, member_id, kind, tier, service_date, quantity, unit_amount, amount,
+     contract_id, contract_version, source_event_ids)
+SELECT i.invoice_id, l.member_id, l.kind, l.tier, l.service_date, l.quantity, l.unit_amount,
+       l.amount, l.contract_id, l.contract_version, l.source_event_ids
+FROM close_lines l
+JOIN "{S}".invoices i ON i.month = :month AND i.provider_org_id = l.provider_org_id
+""")
+
+_MARK_FEES_INVOICED = text(f"""
+UPDATE "{S}".assessment_fees f SET invoice_id = i.invoice_id
+FROM close_lines l
+JOIN "{S}".invoices i ON i.month = :month AND i.provider_org_id = l.provider_org_id
+WHERE l.assessment_id IS NOT NULL AND f.assessment_id = l.assessment_id
+""")
+
+
+class CloseRepository:
+    """The month close in SQL. Call in one transaction: `lock`, `closed`, `earlier_open_months`,
+    `build_lines`, `unpriced`, `org_totals`, `issue`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def lock(self) -> None:
+        await advisory_lock(self.conn, CLOSE_LOCK)
+
+    async def closed(self, month: Month) -> ClosedMonth | None:
+        row = (await self.conn.execute(select(months).where(months.c.month == str(month)))).first()
+        if row is None:
+            return None
+        issued = await self.conn.execute(
+            select(invoices).where(invoices.c.month == str(month)).order_by(invoices.c.provider_org_id)
+        )
+        return ClosedMonth(
+            month=row.month,
+            closed_at=row.closed_at,
+            invoices=tuple(
+                IssuedInvoice(i.invoice_id, i.provider_org_id, i.total_amount, i.line_count) for i in issued
+            ),
+            member_months=row.member_months,
+            created=False,
+        )
+
+    async def earlier_open_months(self, month: Month) -> list[str]:
+        rows = await self.conn.execute(_EARLIER_OPEN_MONTHS, {"first": month.first_day})
+        return [r.month for r in rows]
+
+    async def build_lines(self, month: Month) -> None:
+        await self.conn.execute(text(f"SET LOCAL work_mem = '{CLOSE_WORK_MEM}'"))
+        period = {"first": month.first_day, "last": month.last_day}
+        await self.conn.execute(_MEMBER_MONTHS, period)
+        await self.conn.execute(_PRICES)
+        await self.conn.execute(text("ANALYZE close_prices"))
+        await self.conn.execute(_LINES, period)
+
+    async def unpriced(self) -> tuple[int, list[tuple[str, str, str, date]]]:
+        rows = (await self.conn.execute(_UNPRICED)).all()
+        count = rows[0].total if rows else 0
+        return count, [(r.member_id, r.provider_org_id, r.tier, r.service_date) for r in rows]
+
+    async def org_totals(self) -> list[tuple[str, Decimal, int, int]]:
+        rows = await self.conn.execute(_ORG_TOTALS)
+        return [(r.provider_org_id, r.total_amount, r.line_count, r.member_months) for r in rows]
+
+    async def issue(self, closed: ClosedMonth) -> None:
+        """Write the month, its invoices and their lines, and mark the billed fees invoiced."""
+        await self.conn.execute(
+            insert(months).values(
+                month=closed.month,
+                closed_at=closed.closed_at,
+                total_amount=closed.total_amount,
+                member_months=closed.member_months,
+                invoice_count=len(closed.invoices),
+            )
+        )
+        if not closed.invoices:
+            return
+        await self.conn.execute(
+            insert(invoices),
+            [
+                {
+                    "invoice_id": i.invoice_id,
+                    "month": closed.month,
+                    "provider_org_id": i.provider_org_id,
+                    "total_amount": i.total_amount,
+                    "line_count": i.line_count,
+                    "issued_at": closed.closed_at,
+                }
+                for i in closed.invoices
+            ],
+        )
+        await self.conn.execute(_WRITE_LINES, {"month": closed.month})
+        await self.conn.execute(_MARK_FEES_INVOICED, {"month": closed.month})

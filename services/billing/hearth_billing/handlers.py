@@ -1,0 +1,242 @@
+"""Commands and consumed events of the billing service. Each opens (or is given) a unit of work,
+loads in sets, calls the rules, writes in sets, stages events in the outbox, and commits.
+
+Consumed: AssessmentCompleted (fee accrual), MemberEnrolled, TierChanged, MemberDisenrolled
+(enrolment spans). Produced: AssessmentFeeAccrued, MonthClosed, InvoiceIssued.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hearth_platform.db import Database, UnitOfWork, current_trace
+from hearth_platform.errors import NotFound
+from hearth_platform.handlers import HandlerRegistry, Received
+from hearth_schemas import (
+    AssessmentCompleted,
+    AssessmentFeeAccrued,
+    InvoiceIssued,
+    MemberDisenrolled,
+    MemberEnrolled,
+    MonthClosed,
+    TierChanged,
+)
+from hearth_schemas.base import Event
+
+from .close import ClosedMonth, EarlierMonthsOpen, IssuedInvoice, UnpricedMemberMonths
+from .close_repository import CloseRepository
+from .contracts import ContractBook, read_contracts
+from .ledger import Enrolment, accrue_assessment_fees
+from .periods import Month
+from .repository import ContractRepository, InvoiceRepository, LedgerRepository
+
+log = logging.getLogger("hearth.billing")
+handlers = HandlerRegistry()
+E = TypeVar("E", bound=Event)
+
+
+async def load_contracts(db: Database, directory: Path) -> ContractBook:
+    """Validate the contract files and make them the versions in force (at start-up)."""
+    book = read_contracts(directory)
+    async with db.unit_of_work() as uow:
+        new = await ContractRepository(uow.conn).publish(book)
+        await uow.commit()
+    log.info("contracts loaded", extra={"versions": len(book.contracts), "new_versions": new})
+    return book
+
+
+@handlers.on(AssessmentCompleted)
+async def on_assessment_completed(uow: UnitOfWork, items: list[Received[AssessmentCompleted]]) -> None:
+    """Accrue the assessment fee, enrolled or not: one contract read, one insert for the run."""
+    book = await ContractRepository(uow.conn).book()
+    fees = accrue_assessment_fees(book, ((i.envelope.id, i.event) for i in items))
+    accrued = await LedgerRepository(uow.conn).add_fees(fees)
+    envelopes = {i.envelope.id: i.envelope for i in items}
+    for fee in accrued:
+        uow.publish(
+            AssessmentFeeAccrued(
+                accrual_id=fee.accrual_id,
+                member_id=fee.member_id,
+                provider_org_id=fee.provider_org_id,
+                assessment_id=fee.assessment_id,
+                service_date=fee.service_date,
+                amount=fee.amount,
+                contract_id=fee.contract_id,
+            ),
+            caused_by=envelopes[fee.source_event_id],
+            aggregatetype="assessment_fee",
+        )
+
+
+@handlers.on(MemberEnrolled)
+async def on_member_enrolled(
+    uow: UnitOfWork, items: list[Received[MemberEnrolled]]
+) -> list[Received[MemberEnrolled]]:
+    """A span from the effective date; a tier no contract prices is refused (dead-lettered with
+    the reason) rather than discovered at month end."""
+    book = await ContractRepository(uow.conn).book()
+    for item in items:
+        book.check_tier(item.event.tier)
+
+    def enrol(enrolment: Enrolment, item: Received[MemberEnrolled]) -> bool:
+        e = item.event
+        enrolment.enrol(
+            enrollment_id=e.enrollment_id,
+            provider_org_id=e.provider_org_id,
+            tier=e.tier,
+            line_of_business=e.line_of_business,
+            on=e.effective_date,
+            event_id=item.envelope.id,
+        )
+        return True
+
+    return await _change_enrolments(uow, items, enrol)
+
+
+@handlers.on(TierChanged)
+async def on_tier_changed(uow: UnitOfWork, items: list[Received[TierChanged]]) -> list[Received[TierChanged]]:
+    """The enrollment's days from the effective date onward move to the new tier."""
+    book = await ContractRepository(uow.conn).book()
+    for item in items:
+        book.check_tier(item.event.to_tier)
+
+    def change(enrolment: Enrolment, item: Received[TierChanged]) -> bool:
+        e = item.event
+        if not enrolment.knows(e.enrollment_id):
+            return False
+        enrolment.change_tier(
+            enrollment_id=e.enrollment_id, tier=e.to_tier, on=e.effective_date, event_id=item.envelope.id
+        )
+        return True
+
+    return await _change_enrolments(uow, items, change)
+
+
+@handlers.on(MemberDisenrolled)
+async def on_member_disenrolled(
+    uow: UnitOfWork, items: list[Received[MemberDisenrolled]]
+) -> list[Received[MemberDisenrolled]]:
+    """The enrollment ends the day before the effective date, which may lie in the past."""
+
+    def disenrol(enrolment: Enrolment, item: Received[MemberDisenrolled]) -> bool:
+        e = item.event
+        if not enrolment.knows(e.enrollment_id):
+            return False
+        enrolment.disenrol(enrollment_id=e.enrollment_id, on=e.effective_date, event_id=item.envelope.id)
+        return True
+
+    return await _change_enrolments(uow, items, disenrol)
+
+
+async def _change_enrolments(
+    uow: UnitOfWork, items: list[Received[E]], apply: Callable[[Enrolment, Received[E]], bool]
+) -> list[Received[E]]:
+    """Load the timelines of every member in the run (one query), apply the changes in order,
+    and write back the timelines that changed (one delete, one insert).
+
+    A tier change or disenrolment for an enrollment billing has not seen yet is returned to be
+    parked and retried; the member's later events in the run wait behind it, to keep their order.
+    """
+    repo = LedgerRepository(uow.conn)
+    timelines = await repo.enrolments(i.event.subject() for i in items)
+    waiting: list[Received[E]] = []
+    blocked: set[str] = set()
+    for item in items:
+        member_id = item.event.subject()
+        if member_id in blocked or not apply(timelines[member_id], item):
+            blocked.add(member_id)
+            waiting.append(item)
+    await repo.replace_enrolments(timelines.values())
+    return waiting
+
+
+async def close_month(db: Database, month: Month) -> ClosedMonth:
+    """Close `month`: one invoice per provider organization, `MonthClosed` and one
+    `InvoiceIssued` per invoice, all in one transaction. Closing a closed month returns what the
+    first close issued. Closes run one at a time and oldest first: an earlier month with ledger
+    activity that is still open makes the close a conflict."""
+    # The close's events share one correlation id, so consumers can tie each InvoiceIssued to
+    # its MonthClosed even when the request brought none.
+    trace = current_trace.get()
+    if trace.correlation_id is None:
+        trace = replace(trace, correlation_id=str(uuid.uuid4()))
+    async with db.unit_of_work(trace) as uow:
+        repo = CloseRepository(uow.conn)
+        await repo.lock()
+        if (done := await repo.closed(month)) is not None:
+            return done
+        if open_months := await repo.earlier_open_months(month):
+            raise EarlierMonthsOpen(month, open_months)
+        await repo.build_lines(month)
+        unpriced, examples = await repo.unpriced()
+        if unpriced:
+            raise UnpricedMemberMonths(month, examples, unpriced)
+        totals = await repo.org_totals()
+        closed = ClosedMonth(
+            month=str(month),
+            closed_at=datetime.now(UTC),
+            invoices=tuple(
+                IssuedInvoice(str(uuid.uuid4()), org, total, lines) for org, total, lines, _ in totals
+            ),
+            member_months=sum(mm for *_, mm in totals),
+            created=True,
+        )
+        await repo.issue(closed)
+        for invoice in closed.invoices:
+            uow.publish(
+                InvoiceIssued(
+                    invoice_id=invoice.invoice_id,
+                    month=closed.month,
+                    provider_org_id=invoice.provider_org_id,
+                    total_amount=invoice.total_amount,
+                    line_count=invoice.line_count,
+                ),
+                aggregatetype="invoice",
+            )
+        uow.publish(
+            MonthClosed(
+                month=closed.month,
+                closed_at=closed.closed_at,
+                invoice_ids=[i.invoice_id for i in closed.invoices],
+                total_amount=closed.total_amount,
+                member_months=closed.member_months,
+            ),
+            aggregatetype="month",
+        )
+        await uow.commit()
+    log.info(
+        "month closed",
+        extra={
+            "month": closed.month,
+            "invoices": len(closed.invoices),
+            "member_months": closed.member_months,
+        },
+    )
+    return closed
+
+
+async def month_view(db: Database, month: Month) -> ClosedMonth | None:
+    async with db.unit_of_work() as uow:
+        return await CloseRepository(uow.conn).closed(month)
+
+
+async def invoice_view(db: Database, invoice_id: str) -> dict[str, Any]:
+    async with db.unit_of_work() as uow:
+        invoice = await InvoiceRepository(uow.conn).get(invoice_id)
+    if invoice is None:
+        raise NotFound(f"invoice {invoice_id} does not exist")
+    return invoice
+
+
+async def invoices_view(db: Database, month: Month, provider_org_id: str | None) -> list[dict[str, Any]]:
+    async with db.unit_of_work() as uow:
+        return await InvoiceRepository(uow.conn).for_month(month, provider_org_id)
+
+
+async def member_ledger_view(db: Database, member_id: str) -> dict[str, Any]:
+    async with db.unit_of_work() as uow:
+        return await LedgerRepository(uow.conn).member_ledger(member_id)

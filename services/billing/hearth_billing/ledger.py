@@ -1,0 +1,153 @@
+"""The ledger: what billing has learned that it may have to pay for.
+
+Two kinds of entries, each recording the ids of the events it came from so an invoice line can
+be traced back to the facts behind it:
+- assessment-fee accruals, one per assessment, owed whether or not the member enrols;
+- enrolment spans: per member, the days enrolled with an organization at a tier.
+
+Enrolment changes may carry effective dates in the past. Every change rewrites the member's
+timeline from its effective date onward (enrol: enrolled with this organization from then on;
+tier change: this tier from then on; disenrolment: not enrolled from then on), so the spans always
+describe what eligibility last said, whatever order the effective dates came in.
+"""
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hearth_schemas import AssessmentCompleted
+
+from .contracts import Contract, ContractBook
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class AssessmentFee:
+    accrual_id: str
+    assessment_id: str
+    member_id: str
+    provider_org_id: str
+    service_date: date
+    amount: Decimal
+    contract_id: str
+    contract_version: int
+    # The AssessmentCompleted event the fee was accrued from.
+    source_event_id: str
+
+
+def accrue_assessment_fees(
+    book: ContractBook, assessments: Iterable[tuple[str, AssessmentCompleted]]
+) -> list[AssessmentFee]:
+    """One fee per assessment (the first event wins if an assessment is reported twice), priced
+    by the contract in force for the organization on the day of the assessment. The line of
+    business is not known at assessment time, so only contracts for any line of business apply."""
+    fees: dict[str, AssessmentFee] = {}
+    in_force: dict[tuple[str, date], Contract] = {}
+    for event_id, assessment in assessments:
+        if assessment.assessment_id in fees:
+            continue
+        key = (assessment.provider_org_id, assessment.assessed_on)
+        if key not in in_force:
+            in_force[key] = book.in_force(assessment.provider_org_id, None, assessment.assessed_on)
+        contract = in_force[key]
+        fees[assessment.assessment_id] = AssessmentFee(
+            accrual_id=str(uuid.uuid4()),
+            assessment_id=assessment.assessment_id,
+            member_id=assessment.member_id,
+            provider_org_id=assessment.provider_org_id,
+            service_date=assessment.assessed_on,
+            amount=contract.assessment_fee,
+            contract_id=contract.contract_id,
+            contract_version=contract.version,
+            source_event_id=event_id,
+        )
+    return list(fees.values())
+
+
+@dataclass(frozen=True)
+class Span:
+    """Days `start`..`end` (inclusive; `end` None = still enrolled) with one organization at one
+    tier, within one enrollment."""
+
+    enrollment_id: str
+    provider_org_id: str
+    tier: str
+    line_of_business: str | None
+    start: date
+    end: date | None
+    source_event_ids: tuple[str, ...]
+
+    def overlaps(self, first: date, last: date) -> bool:
+        return self.start <= last and (self.end is None or self.end >= first)
+
+    def ends_before(self, day: date) -> bool:
+        return self.end is not None and self.end < day
+
+    def caused_by(self, event_id: str) -> "Span":
+        if event_id in self.source_event_ids:
+            return self
+        return replace(self, source_event_ids=(*self.source_event_ids, event_id))
+
+
+@dataclass
+class Enrolment:
+    """One member's enrolment timeline: non-overlapping spans, ordered by start."""
+
+    member_id: str
+    spans: list[Span]
+    changed: bool = False
+
+    def knows(self, enrollment_id: str) -> bool:
+        return any(s.enrollment_id == enrollment_id for s in self.spans)
+
+    def enrol(
+        self,
+        *,
+        enrollment_id: str,
+        provider_org_id: str,
+        tier: str,
+        line_of_business: str | None,
+        on: date,
+        event_id: str,
+    ) -> None:
+        """Enrolled with this organization from `on`: whatever the timeline said from then on
+        (an earlier enrolment elsewhere, say) ends the day before."""
+        self._end_from(on, event_id, lambda s: True)
+        self.spans.append(Span(enrollment_id, provider_org_id, tier, line_of_business, on, None, (event_id,)))
+        self._settle()
+
+    def change_tier(self, *, enrollment_id: str, tier: str, on: date, event_id: str) -> None:
+        """The enrollment's days from `on` onward are at `tier`; a span across `on` splits."""
+        result: list[Span] = []
+        for span in self.spans:
+            if span.enrollment_id != enrollment_id or span.ends_before(on):
+                result.append(span)
+            elif span.start >= on:
+                result.append(replace(span, tier=tier).caused_by(event_id))
+            else:
+                result.append(replace(span, end=on - ONE_DAY).caused_by(event_id))
+                result.append(replace(span, start=on, tier=tier).caused_by(event_id))
+        self.spans = result
+        self._settle()
+
+    def disenrol(self, *, enrollment_id: str, on: date, event_id: str) -> None:
+        """`on` is the first day the member is no longer enrolled: the enrollment ends the day
+        before, and spans that start on or after `on` disappear (a retroactive disenrolment)."""
+        self._end_from(on, event_id, lambda s: s.enrollment_id == enrollment_id)
+        self._settle()
+
+    def _end_from(self, on: date, event_id: str, affected: Callable[[Span], bool]) -> None:
+        result: list[Span] = []
+        for span in self.spans:
+            if not affected(span) or span.ends_before(on):
+                result.append(span)
+            elif span.start < on:
+                result.append(replace(span, end=on - ONE_DAY).caused_by(event_id))
+        self.spans = result
+
+    def _settle(self) -> None:
+        self.spans.sort(key=lambda s: s.start)
+        self.changed = True

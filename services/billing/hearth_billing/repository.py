@@ -1,0 +1,318 @@
+"""SQL of the billing service for contracts, the ledger and invoice reads (the month close has its
+own module, close_repository.py). Handlers load and write in sets: a run of events costs a
+constant number of statements, whatever its length."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .contracts import Contract, ContractBook, ContractError
+from .ledger import AssessmentFee, Enrolment, Span
+from .periods import Month
+from .tables import (
+    assessment_fees,
+    contract_rates,
+    contracts,
+    enrolment_spans,
+    invoice_lines,
+    invoices,
+    metadata,
+)
+
+S = metadata.schema
+# Serializes contract loading between replicas starting together.
+CONTRACTS_LOCK = 0x6842_0001
+
+
+async def advisory_lock(conn: AsyncConnection, key: int) -> None:
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+class ContractRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def publish(self, book: ContractBook) -> int:
+        """Make the database hold exactly the versions of `book`: new versions are inserted,
+        `effective_to` may move; a version whose rates changed, or one that disappeared from the
+        files, is refused (invoices already name it). Returns how many versions were new."""
+        await advisory_lock(self.conn, CONTRACTS_LOCK)
+        rows = (await self.conn.execute(select(contracts))).all()
+        loaded = {(r.contract_id, r.version): r for r in rows}
+        wanted = {(c.contract_id, c.version): c for c in book.contracts}
+        problems = [
+            {"field": f"{cid} v{v}", "reason": "was loaded before but is missing from the contract files"}
+            for (cid, v) in sorted(set(loaded) - set(wanted))
+        ]
+        problems += [
+            {
+                "field": f"{cid} v{v}",
+                "reason": "differs from the version loaded before: publish a new version",
+            }
+            for (cid, v), c in wanted.items()
+            if (cid, v) in loaded and loaded[(cid, v)].fingerprint != c.fingerprint
+        ]
+        if problems:
+            raise ContractError(
+                "contract files disagree with the versions already in use: "
+                + "; ".join(f"{p['field']} {p['reason']}" for p in problems),
+                detail=problems,
+            )
+        new = [c for key, c in wanted.items() if key not in loaded]
+        moved = [
+            c for key, c in wanted.items() if key in loaded and loaded[key].effective_to != c.effective_to
+        ]
+        if new:
+            await self.conn.execute(insert(contracts), [_contract_row(c) for c in new])
+            await self.conn.execute(
+                insert(contract_rates),
+                [
+                    {"contract_id": c.contract_id, "version": c.version, "tier": tier, "pmpm": rate}
+                    for c in new
+                    for tier, rate in c.pmpm.items()
+                ],
+            )
+        if moved:
+            await self.conn.execute(
+                update(contracts)
+                .where(
+                    contracts.c.contract_id == bindparam("b_contract_id"),
+                    contracts.c.version == bindparam("b_version"),
+                )
+                .values(effective_to=bindparam("b_effective_to")),
+                [
+                    {"b_contract_id": c.contract_id, "b_version": c.version, "b_effective_to": c.effective_to}
+                    for c in moved
+                ],
+            )
+        return len(new)
+
+    async def book(self) -> ContractBook:
+        query = select(contracts, contract_rates.c.tier, contract_rates.c.pmpm).join(
+            contract_rates,
+            (contract_rates.c.contract_id == contracts.c.contract_id)
+            & (contract_rates.c.version == contracts.c.version),
+        )
+        versions: dict[tuple[str, int], Any] = {}
+        rates: dict[tuple[str, int], dict[str, Decimal]] = {}
+        for r in await self.conn.execute(query):
+            versions.setdefault((r.contract_id, r.version), r)
+            rates.setdefault((r.contract_id, r.version), {})[r.tier] = r.pmpm
+        return ContractBook(
+            tuple(
+                Contract(
+                    contract_id=r.contract_id,
+                    version=r.version,
+                    effective_from=r.effective_from,
+                    effective_to=r.effective_to,
+                    provider_org_id=r.provider_org_id,
+                    line_of_business=r.line_of_business,
+                    proration=r.proration,
+                    assessment_fee=r.assessment_fee,
+                    pmpm=rates[key],
+                )
+                for key, r in versions.items()
+            )
+        )
+
+
+def _contract_row(c: Contract) -> dict[str, Any]:
+    return {
+        "contract_id": c.contract_id,
+        "version": c.version,
+        "effective_from": c.effective_from,
+        "effective_to": c.effective_to,
+        "provider_org_id": c.provider_org_id,
+        "line_of_business": c.line_of_business,
+        "proration": c.proration,
+        "assessment_fee": c.assessment_fee,
+        "fingerprint": c.fingerprint,
+    }
+
+
+class LedgerRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add_fees(self, fees: Sequence[AssessmentFee]) -> list[AssessmentFee]:
+        """Insert in one statement (column arrays, unnested by Postgres: far cheaper than one
+        bind parameter per value); returns the fees that were new (an assessment is paid once)."""
+        if not fees:
+            return []
+        columns = {
+            "accrual_ids": [f.accrual_id for f in fees],
+            "assessment_ids": [f.assessment_id for f in fees],
+            "member_ids": [f.member_id for f in fees],
+            "org_ids": [f.provider_org_id for f in fees],
+            "service_dates": [f.service_date for f in fees],
+            "amounts": [f.amount for f in fees],
+            "contract_ids": [f.contract_id for f in fees],
+            "contract_versions": [f.contract_version for f in fees],
+            "event_ids": [f.source_event_id for f in fees],
+        }
+        inserted = {r.assessment_id for r in await self.conn.execute(_ADD_FEES, columns)}
+        return [f for f in fees if f.assessment_id in inserted]
+
+    async def enrolments(self, member_ids: Iterable[str]) -> dict[str, Enrolment]:
+        """The timelines of these members, locked until commit (empty for members not seen yet)."""
+        members = sorted(set(member_ids))
+        timelines = {m: Enrolment(m, []) for m in members}
+        query = (
+            select(enrolment_spans)
+            .where(enrolment_spans.c.member_id.in_(members))
+            .order_by(enrolment_spans.c.member_id, enrolment_spans.c.start_date)
+            .with_for_update()
+        )
+        for r in await self.conn.execute(query):
+            timelines[r.member_id].spans.append(_span(r))
+        return timelines
+
+    async def replace_enrolments(self, enrolments: Iterable[Enrolment]) -> None:
+        changed = [e for e in enrolments if e.changed]
+        if not changed:
+            return
+        await self.conn.execute(
+            delete(enrolment_spans).where(enrolment_spans.c.member_id.in_([e.member_id for e in changed]))
+        )
+        rows = [
+            {
+                "member_id": e.member_id,
+                "enrollment_id": s.enrollment_id,
+                "provider_org_id": s.provider_org_id,
+                "tier": s.tier,
+                "line_of_business": s.line_of_business,
+                "start_date": s.start,
+                "end_date": s.end,
+                "source_event_ids": list(s.source_event_ids),
+            }
+            for e in changed
+            for s in e.spans
+        ]
+        if rows:
+            await self.conn.execute(insert(enrolment_spans), rows)
+
+    async def member_ledger(self, member_id: str) -> dict[str, Any]:
+        spans = await self.conn.execute(
+            select(enrolment_spans)
+            .where(enrolment_spans.c.member_id == member_id)
+            .order_by(enrolment_spans.c.start_date)
+        )
+        fees = await self.conn.execute(
+            select(assessment_fees)
+            .where(assessment_fees.c.member_id == member_id)
+            .order_by(assessment_fees.c.service_date, assessment_fees.c.assessment_id)
+        )
+        return {
+            "member_id": member_id,
+            "enrolment_spans": [
+                {
+                    "enrollment_id": r.enrollment_id,
+                    "provider_org_id": r.provider_org_id,
+                    "tier": r.tier,
+                    "line_of_business": r.line_of_business,
+                    "from": r.start_date,
+                    "to": r.end_date,
+                    "source_event_ids": r.source_event_ids,
+                }
+                for r in spans
+            ],
+            "assessment_fees": [
+                {
+                    "accrual_id": r.accrual_id,
+                    "assessment_id": r.assessment_id,
+                    "provider_org_id": r.provider_org_id,
+                    "service_date": r.service_date,
+                    "amount": r.amount,
+                    "contract_id": r.contract_id,
+                    "contract_version": r.contract_version,
+                    "invoice_id": r.invoice_id,
+                    "source_event_ids": r.source_event_ids,
+                }
+                for r in fees
+            ],
+        }
+
+
+def _span(r: Any) -> Span:
+    return Span(
+        enrollment_id=r.enrollment_id,
+        provider_org_id=r.provider_org_id,
+        tier=r.tier,
+        line_of_business=r.line_of_business,
+        start=r.start_date,
+        end=r.end_date,
+        source_event_ids=tuple(r.source_event_ids),
+    )
+
+
+_ADD_FEES = text(f"""
+INSERT INTO "{S}".assessment_fees
+    (accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
+     contract_id, contract_version, source_event_ids)
+SELECT accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
+       contract_id, contract_version, ARRAY[event_id]
+FROM unnest(CAST(:accrual_ids AS text[]), CAST(:assessment_ids AS text[]), CAST(:member_ids AS text[]),
+            CAST(:org_ids AS text[]), CAST(:service_dates AS date[]), CAST(:amounts AS numeric[]),
+            CAST(:contract_ids AS text[]), CAST(:contract_versions AS integer[]),
+            CAST(:event_ids AS text[]))
+     AS fee(accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
+            contract_id, contract_version, event_id)
+ON CONFLICT (assessment_id) DO NOTHING
+RETURNING assessment_id
+""")
+
+
+class InvoiceRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, invoice_id: str) -> dict[str, Any] | None:
+        row = (await self.conn.execute(select(invoices).where(invoices.c.invoice_id == invoice_id))).first()
+        if row is None:
+            return None
+        lines = await self.conn.execute(
+            select(invoice_lines)
+            .where(invoice_lines.c.invoice_id == invoice_id)
+            .order_by(invoice_lines.c.member_id, invoice_lines.c.kind, invoice_lines.c.line_id)
+        )
+        return {
+            **_invoice(row),
+            "lines": [
+                {
+                    "member_id": r.member_id,
+                    "kind": r.kind,
+                    "tier": r.tier,
+                    "service_date": r.service_date,
+                    "quantity": r.quantity,
+                    "unit_amount": r.unit_amount,
+                    "amount": r.amount,
+                    "contract_id": r.contract_id,
+                    "contract_version": r.contract_version,
+                    "source_event_ids": r.source_event_ids,
+                }
+                for r in lines
+            ],
+        }
+
+    async def for_month(self, month: Month, provider_org_id: str | None) -> list[dict[str, Any]]:
+        query = select(invoices).where(invoices.c.month == str(month)).order_by(invoices.c.provider_org_id)
+        if provider_org_id is not None:
+            query = query.where(invoices.c.provider_org_id == provider_org_id)
+        return [_invoice(r) for r in await self.conn.execute(query)]
+
+
+def _invoice(row: Any) -> dict[str, Any]:
+    issued_at: datetime = row.issued_at
+    return {
+        "invoice_id": row.invoice_id,
+        "month": row.month,
+        "provider_org_id": row.provider_org_id,
+        "total_amount": row.total_amount,
+        "line_count": row.line_count,
+        "currency": row.currency,
+        "issued_at": issued_at,
+    }

@@ -1,0 +1,137 @@
+"""Tables of the billing schema, with the platform's outbox, inbox and parked events."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from hearth_platform.tables import PlatformTables
+
+metadata = MetaData(schema="billing")
+platform = PlatformTables(metadata)
+
+MONEY = Numeric(14, 2)
+
+# Contract versions as loaded from the contract files at start-up; invoice lines name the version
+# they were priced by, and the close joins these tables to price member-months in SQL.
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_from", Date, nullable=False),
+    Column("effective_to", Date),
+    Column("provider_org_id", Text, nullable=False),
+    Column("line_of_business", Text, nullable=False),
+    Column("proration", Text, nullable=False),
+    Column("assessment_fee", MONEY, nullable=False),
+    # sha256 of the immutable content: a version loaded again with other rates is refused.
+    Column("fingerprint", Text, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+contract_rates = Table(
+    "contract_rates",
+    metadata,
+    Column("contract_id", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("tier", Text, primary_key=True),
+    Column("pmpm", MONEY, nullable=False),
+    ForeignKeyConstraint(["contract_id", "version"], ["contracts.contract_id", "contracts.version"]),
+)
+
+enrolment_spans = Table(
+    "enrolment_spans",
+    metadata,
+    Column("span_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("member_id", Text, nullable=False),
+    Column("enrollment_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("tier", Text, nullable=False),
+    Column("line_of_business", Text),
+    Column("start_date", Date, nullable=False),
+    # Inclusive; NULL while the member is still enrolled.
+    Column("end_date", Date),
+    Column("source_event_ids", ARRAY(Text), nullable=False),
+    Index("enrolment_spans_member", "member_id"),
+    Index("enrolment_spans_start", "start_date"),
+)
+
+months = Table(
+    "months",
+    metadata,
+    # Only closed months have a row; a month without one is open.
+    Column("month", Text, primary_key=True),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("total_amount", MONEY, nullable=False),
+    Column("member_months", Integer, nullable=False),
+    Column("invoice_count", Integer, nullable=False),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("invoice_id", Text, primary_key=True),
+    Column("month", Text, ForeignKey("months.month"), nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("total_amount", MONEY, nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("currency", Text, nullable=False, server_default=text("'USD'")),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("month", "provider_org_id", name="invoices_one_per_org_and_month"),
+)
+
+# Written at the consumer's full rate, so only the indexes the rules need: the primary key is the
+# assessment (one fee per assessment) and the service date serves the close.
+assessment_fees = Table(
+    "assessment_fees",
+    metadata,
+    Column("assessment_id", Text, primary_key=True),
+    # A uuid4 made by billing and sent in AssessmentFeeAccrued.
+    Column("accrual_id", Text, nullable=False),
+    Column("member_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("service_date", Date, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("contract_id", Text, nullable=False),
+    Column("contract_version", Integer, nullable=False),
+    Column("source_event_ids", ARRAY(Text), nullable=False),
+    Column("accrued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set by the close that bills the fee.
+    Column("invoice_id", Text, ForeignKey("invoices.invoice_id")),
+    Index("assessment_fees_service_date", "service_date"),
+)
+
+# No foreign key to invoices: lines are only ever written by the close, joined to the invoices it
+# writes in the same transaction, and a per-row key check would cost a third of a million-line close.
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("line_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("invoice_id", Text, nullable=False, index=True),
+    Column("member_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("tier", Text),
+    # The member's last enrolled day of the month (pmpm) or the assessment date (fee).
+    Column("service_date", Date, nullable=False),
+    Column("quantity", Numeric(12, 6), nullable=False),
+    Column("unit_amount", MONEY, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("contract_id", Text, nullable=False),
+    Column("contract_version", Integer, nullable=False),
+    Column("source_event_ids", ARRAY(Text), nullable=False),
+)
