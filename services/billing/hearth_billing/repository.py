@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hearth_platform.db import json_rows
+
 from .contracts import Contract, ContractBook, ContractError
 from .ledger import AssessmentFee, Enrolment, Span
 from .periods import Month
@@ -139,22 +141,25 @@ class LedgerRepository:
         self.conn = conn
 
     async def add_fees(self, fees: Sequence[AssessmentFee]) -> list[AssessmentFee]:
-        """Insert in one statement (column arrays, unnested by Postgres: far cheaper than one
-        bind parameter per value); returns the fees that were new (an assessment is paid once)."""
+        """Insert in one statement (the rows as one JSON document that Postgres expands: far cheaper
+        than one bind parameter per value); returns the fees that were new (an assessment is paid once)."""
         if not fees:
             return []
-        columns = {
-            "accrual_ids": [f.accrual_id for f in fees],
-            "assessment_ids": [f.assessment_id for f in fees],
-            "member_ids": [f.member_id for f in fees],
-            "org_ids": [f.provider_org_id for f in fees],
-            "service_dates": [f.service_date for f in fees],
-            "amounts": [f.amount for f in fees],
-            "contract_ids": [f.contract_id for f in fees],
-            "contract_versions": [f.contract_version for f in fees],
-            "event_ids": [f.source_event_id for f in fees],
-        }
-        inserted = {r.assessment_id for r in await self.conn.execute(_ADD_FEES, columns)}
+        rows = [
+            {
+                "accrual_id": f.accrual_id,
+                "assessment_id": f.assessment_id,
+                "member_id": f.member_id,
+                "provider_org_id": f.provider_org_id,
+                "service_date": f.service_date,
+                "amount": str(f.amount),
+                "contract_id": f.contract_id,
+                "contract_version": f.contract_version,
+                "event_id": f.source_event_id,
+            }
+            for f in fees
+        ]
+        inserted = {r.assessment_id for r in await self.conn.execute(_ADD_FEES, {"fees": json_rows(rows)})}
         return [f for f in fees if f.assessment_id in inserted]
 
     async def enrolments(self, member_ids: Iterable[str]) -> dict[str, Enrolment]:
@@ -255,12 +260,9 @@ INSERT INTO "{S}".assessment_fees
      contract_id, contract_version, source_event_ids)
 SELECT accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
        contract_id, contract_version, ARRAY[event_id]
-FROM unnest(CAST(:accrual_ids AS text[]), CAST(:assessment_ids AS text[]), CAST(:member_ids AS text[]),
-            CAST(:org_ids AS text[]), CAST(:service_dates AS date[]), CAST(:amounts AS numeric[]),
-            CAST(:contract_ids AS text[]), CAST(:contract_versions AS integer[]),
-            CAST(:event_ids AS text[]))
-     AS fee(accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
-            contract_id, contract_version, event_id)
+FROM jsonb_to_recordset(CAST(:fees AS jsonb))
+     AS fee(accrual_id text, assessment_id text, member_id text, provider_org_id text, service_date date,
+            amount numeric, contract_id text, contract_version integer, event_id text)
 ON CONFLICT (assessment_id) DO NOTHING
 RETURNING assessment_id
 """)

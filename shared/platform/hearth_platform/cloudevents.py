@@ -5,7 +5,6 @@
 
 import random
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,9 @@ _ids = random.Random(secrets.randbits(128))
 
 
 def new_event_id() -> str:
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    """A random (version 4) UUID in its usual text form."""
+    h = f"{_ids.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def new_traceparent() -> str:
@@ -81,23 +82,56 @@ def new_envelope(
     )
 
 
+def ce_headers(
+    *,
+    id: str,
+    source: str,
+    type: str,
+    time: datetime,
+    subject: str,
+    dataschema: str | None,
+    correlation_id: str | None,
+    causation_id: str | None,
+    traceparent: str | None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The Kafka headers of one event as text (the outbox stores them so): the one place that
+    knows the CloudEvents header names."""
+    headers = {
+        "ce_specversion": SPECVERSION,
+        "ce_id": id,
+        "ce_source": source,
+        "ce_type": type,
+        "ce_time": time.isoformat(),
+        "ce_subject": subject,
+        "content-type": CONTENT_TYPE,
+    }
+    for name, value in (
+        ("ce_dataschema", dataschema),
+        ("ce_correlationid", correlation_id),
+        ("ce_causationid", causation_id),
+        ("traceparent", traceparent),
+    ):
+        if value is not None:
+            headers[name] = value
+    if extra:
+        headers.update(extra)
+    return headers
+
+
 def header_map(env: Envelope) -> dict[str, str]:
-    """The Kafka headers of `env` as text (the outbox stores them so)."""
-    pairs: list[tuple[str, str | None]] = [
-        ("ce_specversion", SPECVERSION),
-        ("ce_id", env.id),
-        ("ce_source", env.source),
-        ("ce_type", env.type),
-        ("ce_time", env.time.isoformat()),
-        ("ce_subject", env.subject),
-        ("ce_dataschema", env.dataschema),
-        ("ce_correlationid", env.correlation_id),
-        ("ce_causationid", env.causation_id),
-        ("traceparent", env.traceparent),
-        ("content-type", CONTENT_TYPE),
-    ]
-    pairs.extend(env.extra_headers.items())
-    return {k: v for k, v in pairs if v is not None}
+    return ce_headers(
+        id=env.id,
+        source=env.source,
+        type=env.type,
+        time=env.time,
+        subject=env.subject,
+        dataschema=env.dataschema,
+        correlation_id=env.correlation_id,
+        causation_id=env.causation_id,
+        traceparent=env.traceparent,
+        extra=env.extra_headers,
+    )
 
 
 def headers_of(env: Envelope) -> Headers:
@@ -109,16 +143,32 @@ def encode(env: Envelope) -> tuple[bytes, bytes, Headers]:
     return env.subject.encode(), orjson.dumps(env.data), headers_of(env)
 
 
+_KNOWN_HEADERS = frozenset(
+    {
+        "ce_specversion",
+        "ce_id",
+        "ce_source",
+        "ce_type",
+        "ce_time",
+        "ce_subject",
+        "ce_dataschema",
+        "ce_correlationid",
+        "ce_causationid",
+        "traceparent",
+        "content-type",
+    }
+)
+_REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_time")
+
+
 def decode(key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
-    raw: dict[str, str] = {}
     try:
-        for k, v in headers or ():
-            raw[k] = v.decode() if isinstance(v, bytes | bytearray) else str(v)
-    except UnicodeDecodeError:
-        raise UndecodableEvent("a header is not UTF-8") from None
+        raw: dict[str, str] = {k: v.decode() for k, v in headers} if headers else {}
+    except (UnicodeDecodeError, AttributeError):
+        raise UndecodableEvent("a header value is not UTF-8 bytes") from None
     if raw.get("ce_specversion") != SPECVERSION:
         raise UndecodableEvent(f"ce_specversion is {raw.get('ce_specversion')!r}, expected '1.0'")
-    missing = [h for h in ("ce_id", "ce_source", "ce_type", "ce_time") if not raw.get(h)]
+    missing = [h for h in _REQUIRED_HEADERS if not raw.get(h)]
     if missing:
         raise UndecodableEvent(f"missing CloudEvents headers: {', '.join(missing)}")
     content_type = raw.get("content-type", CONTENT_TYPE)
@@ -134,32 +184,19 @@ def decode(key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
         data = orjson.loads(value)
     except orjson.JSONDecodeError:
         raise UndecodableEvent("the value is not valid JSON") from None
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         raise UndecodableEvent("the value is not a JSON object")
-    subject = raw.get("ce_subject") or (key.decode(errors="replace") if key else "")
-    known = {
-        "ce_specversion",
-        "ce_id",
-        "ce_source",
-        "ce_type",
-        "ce_time",
-        "ce_subject",
-        "ce_dataschema",
-        "ce_correlationid",
-        "ce_causationid",
-        "traceparent",
-        "content-type",
-    }
+    extra = raw.keys() - _KNOWN_HEADERS
     return Envelope(
         id=raw["ce_id"],
         source=raw["ce_source"],
         type=raw["ce_type"],
         time=time,
-        subject=subject,
+        subject=raw.get("ce_subject") or (key.decode(errors="replace") if key else ""),
         data=data,
         dataschema=raw.get("ce_dataschema"),
         correlation_id=raw.get("ce_correlationid"),
         causation_id=raw.get("ce_causationid"),
         traceparent=raw.get("traceparent"),
-        extra_headers={k: v for k, v in raw.items() if k not in known},
+        extra_headers={k: raw[k] for k in extra} if extra else {},
     )

@@ -23,13 +23,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from hearth_schemas.topics import dead_letter_topic
 
 from .cloudevents import UndecodableEvent, decode
-from .db import Database, UnitOfWork
+from .db import Database, UnitOfWork, json_rows
 from .errors import HearthError
 from .handlers import HandlerRegistry, Received
 from .kafka import make_consumer, make_producer
@@ -129,26 +128,50 @@ class Consumer:
         self.kafka = self._dlq = None
 
     async def _loop(self, kafka: AIOKafkaConsumer) -> None:
-        while True:
-            batch = await kafka.getmany(timeout_ms=500, max_records=self.settings.consumer_batch_max)
-            records = [
-                RawRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
-                for tp_records in batch.values()
-                for r in tp_records
-            ]
-            if records:
-                await self.process(records)
-                await kafka.commit()
-            await self._observe_lag(kafka)
-            if self._parked and time.monotonic() - self._last_sweep > 5:
-                await self._sweep(None)
+        """Batches are applied one after another, in order, and a batch's offsets are committed only
+        after its transaction; decoding the next batch overlaps the database work of the one before."""
+        applying: asyncio.Task[None] | None = None
+        offsets: dict[TopicPartition, int] = {}
+        try:
+            while True:
+                batch = await kafka.getmany(timeout_ms=500, max_records=self.settings.consumer_batch_max)
+                records = [
+                    RawRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+                    for tp_records in batch.values()
+                    for r in tp_records
+                ]
+                items = await self.decode_all(records)
+                if applying is not None:
+                    await applying
+                    await kafka.commit(offsets)
+                    applying = None
+                if records:
+                    offsets = {tp: rs[-1].offset + 1 for tp, rs in batch.items() if rs}
+                    applying = asyncio.create_task(self.apply(items))
+                else:
+                    await self._observe_lag(kafka)
+                    if self._parked and time.monotonic() - self._last_sweep > 5:
+                        await self._sweep(None)
+        finally:
+            if applying is not None and not applying.done():
+                applying.cancel()
+                await asyncio.gather(applying, return_exceptions=True)
 
     async def process(self, records: Sequence[RawRecord]) -> None:
+        """Decode and apply one batch (what `_loop` does, without the overlap)."""
+        await self.apply(await self.decode_all(records))
+
+    async def decode_all(self, records: Sequence[RawRecord]) -> list[Item]:
         items: list[Item] = []
-        for record in records:
+        for n, record in enumerate(records, 1):
             item = await self._decode(record)
             if item is not None:
                 items.append(item)
+            if n % 200 == 0:
+                await asyncio.sleep(0)  # let the batch being applied send its next statement
+        return items
+
+    async def apply(self, items: list[Item]) -> None:
         if not items:
             return
         try:
@@ -222,18 +245,12 @@ class Consumer:
         for item in items:
             env = item.received.envelope
             unique.setdefault((env.source, env.id), item)
-        inbox = self.tables.inbox
-        stmt = pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_source, inbox.c.event_id)
         rows = [
-            {
-                "consumer_group": self.group,
-                "event_source": s,
-                "event_id": i,
-                "event_type": it.received.envelope.type,
-            }
-            for (s, i), it in unique.items()
+            {"source": s, "id": i, "type": item.received.envelope.type} for (s, i), item in unique.items()
         ]
-        result = await uow.conn.execute(stmt, rows)
+        result = await uow.conn.execute(
+            self.tables.inbox_claim, {"group": self.group, "rows": json_rows(rows)}
+        )
         claimed = {(r.event_source, r.event_id) for r in result}
         return [it for key, it in unique.items() if key in claimed]
 

@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hearth_schemas import Event
 
-from .cloudevents import Envelope, header_map, new_event_id, new_traceparent
+from .cloudevents import Envelope, ce_headers, new_event_id, new_traceparent
 from .settings import Settings
 from .tables import PlatformTables
 
@@ -51,6 +51,12 @@ def asyncpg_dsn(database_url: str) -> str:
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def json_rows(rows: list[dict[str, Any]]) -> str:
+    """Rows for a set-based insert through `jsonb_to_recordset(CAST(:rows AS jsonb))`: one bound
+    value for the whole batch. Dates travel as ISO strings; pass Decimals as strings."""
+    return _json(rows)
 
 
 class Database:
@@ -109,13 +115,13 @@ class UnitOfWork:
         the one given (a coalesced request's own), or the unit of work's."""
         trace = TraceContext.caused_by(caused_by) if caused_by else (trace or self.trace)
         event_id = new_event_id()
-        env = Envelope(
+        subject = event.subject()
+        headers = ce_headers(
             id=event_id,
             source=self.db.source,
             type=event.event_type(),
             time=datetime.now(UTC),
-            subject=event.subject(),
-            data=event.to_json_dict(),
+            subject=subject,
             dataschema=event.dataschema(),
             correlation_id=trace.correlation_id or event_id,
             causation_id=trace.causation_id,
@@ -125,18 +131,18 @@ class UnitOfWork:
             {
                 "event_id": event_id,
                 "aggregatetype": aggregatetype or event.name,
-                "aggregateid": env.subject,
-                "type": env.type,
+                "aggregateid": subject,
+                "type": headers["ce_type"],
                 "topic": event.topic(),
-                "payload": env.data,
-                "headers": header_map(env),
+                "payload": orjson.Fragment(event.model_dump_json(exclude_none=True)),
+                "headers": headers,
             }
         )
         return event_id
 
     async def flush(self) -> None:
         if self._staged:
-            await self.conn.execute(insert(self.db.platform.outbox), self._staged)
+            await self.conn.execute(self.db.platform.outbox_insert, {"rows": json_rows(self._staged)})
             self._staged = []
 
     async def commit(self) -> None:
