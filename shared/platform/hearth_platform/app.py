@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .cloudevents import new_traceparent
+from .cloudevents import new_event_id, new_traceparent
 from .coalesce import C, Coalescer, R, SetBased
 from .consumer import Consumer, is_infrastructure_fault
 from .db import Database, TraceContext, current_trace
@@ -106,7 +106,8 @@ class RequestContext:
             await response(scope, receive, send)
             return
         traceparent = headers.get(b"traceparent", b"").decode() or new_traceparent()
-        correlation = headers.get(b"x-correlation-id", b"").decode() or None
+        # Every event a request causes shares one correlation id, given or new.
+        correlation = headers.get(b"x-correlation-id", b"").decode() or new_event_id()
         token = current_trace.set(TraceContext(correlation_id=correlation, traceparent=traceparent))
         status = 500
         started = time.perf_counter()

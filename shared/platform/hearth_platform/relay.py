@@ -43,6 +43,12 @@ class Relay:
         self.published = 0
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self._drop_producer()
+
+    async def _run(self) -> None:
         backoff = 0.5
         while True:
             conn: asyncpg.Connection | None = None

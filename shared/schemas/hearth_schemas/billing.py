@@ -24,6 +24,7 @@ class AssessmentFeeAccrued(_BillingEvent):
     service_date: date
     amount: Money
     contract_id: Identifier
+    contract_version: int | None = Field(default=None, ge=1)
 
 
 class MonthClosed(_BillingEvent):

@@ -69,4 +69,6 @@ class MemberDisenrolled(_EligibilityEvent):
     member_id: MemberId
     provider_org_id: Identifier
     reason: DisenrolmentReason
-    effective_date: date
+    effective_date: date = Field(
+        description="The first day the member is no longer in the program; the last enrolled day is the day before."
+    )

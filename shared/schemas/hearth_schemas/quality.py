@@ -30,3 +30,6 @@ class PerformanceScored(_QualityEvent):
     rate: Decimal | None = Field(default=None, ge=0, max_digits=9, decimal_places=6)
     reported: bool
     computed_at: datetime
+    run: int | None = Field(
+        default=None, ge=1, description="The computation of this period; a later run supersedes earlier ones."
+    )
