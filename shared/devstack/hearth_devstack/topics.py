@@ -52,3 +52,22 @@ async def create_topics(
             reason = result.get("error_message") or f"error code {code}"
             raise TopicCreationError(f"creating topic {topic!r} on {bootstrap}: {reason}")
     return created
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m hearth_devstack.topics --bootstrap HOST:9092 [--replication-factor 3]`: create
+    Hearth's topics on an existing cluster (docker-compose and Kubernetes run this once)."""
+    import argparse
+    import asyncio
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
+    parser.add_argument("--replication-factor", type=int, default=1)
+    args = parser.parse_args(argv)
+    created = asyncio.run(create_topics(args.bootstrap, replication_factor=args.replication_factor))
+    print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
