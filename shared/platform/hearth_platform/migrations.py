@@ -41,7 +41,7 @@ def run_env(metadata: MetaData) -> None:
         context.run_migrations()
 
 
-def _config(migrations_dir: Path, connection: Connection) -> Config:
+def alembic_config(migrations_dir: Path, connection: Connection) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.attributes["connection"] = connection
@@ -65,7 +65,7 @@ async def _with_schema_lock(database_url: str, schema: str, work: object) -> Non
 
 async def upgrade(database_url: str, schema: str, migrations_dir: Path) -> None:
     await _with_schema_lock(
-        database_url, schema, lambda conn: command.upgrade(_config(migrations_dir, conn), "head")
+        database_url, schema, lambda conn: command.upgrade(alembic_config(migrations_dir, conn), "head")
     )
 
 
@@ -73,7 +73,9 @@ async def revision(database_url: str, schema: str, migrations_dir: Path, message
     await _with_schema_lock(
         database_url,
         schema,
-        lambda conn: command.revision(_config(migrations_dir, conn), message=message, autogenerate=True),
+        lambda conn: command.revision(
+            alembic_config(migrations_dir, conn), message=message, autogenerate=True
+        ),
     )
 
 
@@ -92,3 +94,73 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def create_platform_tables_v1(schema: str) -> None:
+    """The platform's tables (inbox, outbox, parked events) as of version 1, and the outbox's
+    NOTIFY trigger, for a service's first revision. Frozen: a later change to these tables is a
+    new function used by a new revision, so old revisions keep meaning what they meant."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects import postgresql
+
+    from .tables import outbox_notify_ddl
+
+    now = sa.text("now()")
+    op.create_table(
+        "inbox",
+        sa.Column("consumer_group", sa.Text(), nullable=False),
+        sa.Column("event_source", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
+        sa.PrimaryKeyConstraint("consumer_group", "event_source", "event_id"),
+        schema=schema,
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("aggregatetype", sa.Text(), nullable=False),
+        sa.Column("aggregateid", sa.Text(), nullable=False),
+        sa.Column("type", sa.Text(), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+        schema=schema,
+    )
+    op.create_index(
+        "outbox_unsent", "outbox", ["id"], schema=schema, postgresql_where=sa.text("sent_at IS NULL")
+    )
+    op.create_table(
+        "parked_events",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("consumer_group", sa.Text(), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("key", sa.LargeBinary(), nullable=True),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("parked_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        schema=schema,
+    )
+    op.create_index("parked_events_subject", "parked_events", ["consumer_group", "subject"], schema=schema)
+    for statement in outbox_notify_ddl(schema):
+        op.execute(statement)
+
+
+def drop_platform_tables_v1(schema: str) -> None:
+    from alembic import op
+
+    op.execute(f'DROP FUNCTION IF EXISTS "{schema}".outbox_notify() CASCADE')
+    op.drop_table("parked_events", schema=schema)
+    op.drop_table("outbox", schema=schema)
+    op.drop_table("inbox", schema=schema)
