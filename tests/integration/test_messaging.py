@@ -249,3 +249,35 @@ async def test_a_service_started_while_the_broker_is_down_accepts_writes_and_pub
     finally:
         stack.kill(proc)
         broker.stop()
+
+
+async def test_the_relay_can_run_as_its_own_process(stack: Stack, http, member_id):
+    import sys
+
+    from .stack import free_port
+
+    database = await stack.isolated_database()
+    port = free_port()
+    api = stack.start("referral", port=port, database_url=database, HEARTH_RELAY_ENABLED="false")
+    url = await _healthy_url(stack, api)
+    response = await http.post(
+        f"{url}/referrals",
+        json={"member_id": member_id, "source": "aco", "referrer_id": "aco-7", "referral_date": "2026-11-06"},
+    )
+    assert response.status_code == 201
+    relay = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hearth_platform.relay",
+        "referral",
+        env={**stack.infra.env(), "HEARTH_DATABASE_URL": database, "PATH": "/usr/bin:/bin"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        published = await stack.wait_for_event("referral.events", lambda e: e.subject == member_id)
+        assert published.data["referral_id"] == response.json()["referral_id"]
+    finally:
+        relay.terminate()
+        await relay.wait()
+        stack.kill(api)

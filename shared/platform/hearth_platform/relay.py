@@ -155,3 +155,34 @@ async def _close_quietly(conn: asyncpg.Connection) -> None:
         await asyncio.wait_for(conn.close(), 2)
     except Exception:
         conn.terminate()
+
+
+def main() -> None:
+    """`python -m hearth_platform.relay SERVICE`: the service's relay as its own process, for
+    deployments that run the API with HEARTH_RELAY_ENABLED=false (the advisory lock still allows
+    only one relay per service to publish)."""
+    import argparse
+    import importlib
+
+    from .logging import configure_logging
+    from .settings import get_settings
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("service", choices=["referral", "eligibility", "billing", "quality"])
+    args = parser.parse_args()
+    definition = importlib.import_module(f"hearth_{args.service}.app").definition
+    settings = get_settings()
+    configure_logging(f"{args.service}-relay", settings.log_level)
+
+    async def run() -> None:
+        db = Database(settings, definition.name, definition.platform)
+        try:
+            await Relay(db).run()
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
