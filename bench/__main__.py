@@ -71,7 +71,13 @@ def main() -> None:
             write("pipeline", pipe)
             rows += [
                 (
-                    "service pipeline: consume + inbox + handler + outbox, committed",
+                    "service pipeline: consume + inbox + handler + outbox, committed (1 replica)",
+                    f"{pipe['consumed_per_s_one_replica']:,}/s",
+                    f"raw consume {raw['consume_per_s']:,}/s",
+                    "-",
+                ),
+                (
+                    "service pipeline, 2 replicas in one consumer group",
                     f"{pipe['consumed_per_s']:,}/s",
                     f"raw consume {raw['consume_per_s']:,}/s (ratio {pipe['ratio_to_raw_consume']})",
                     ">= 10,000/s and >= 0.1 of raw",

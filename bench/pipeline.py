@@ -1,15 +1,19 @@
 """Target (b): the pipeline's end-to-end rate. Billing's consumer reads AssessmentCompleted
 events, records each in its inbox, accrues the assessment fee and stages AssessmentFeeAccrued in
 its outbox, all in one transaction per batch, then commits the offsets: events consumed and
-committed per second. Then the relay publishes that outbox: events relayed per second."""
+committed per second, with one replica of the service's consumer and with two (two processes in
+one consumer group, as two replicas or two workers of the service would run). Then the relay
+publishes that outbox: events relayed per second."""
 
 import asyncio
+import multiprocessing
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import func, select
 
 from hearth_billing.app import definition
@@ -22,6 +26,8 @@ from hearth_platform.settings import Settings
 from hearth_schemas import AssessmentCompleted
 
 from .infra import BenchInfra
+
+BATCH = 2000
 
 
 def assessment(i: int, run: str) -> AssessmentCompleted:
@@ -49,7 +55,19 @@ async def _produce(bootstrap: str, count: int, run: str) -> None:
     await producer.stop()
 
 
-async def _wait_for(predicate: Any, timeout: float) -> float:
+def _consumer_replica(database_url: str, bootstrap: str, group: str) -> None:
+    """One replica of billing's consumer, in its own process."""
+
+    async def run() -> None:
+        settings = Settings(database_url=database_url, kafka_bootstrap=bootstrap, consumer_batch_max=BATCH)
+        await Consumer(
+            Database(settings, definition.name, definition.platform), definition.handlers, group
+        ).run()
+
+    asyncio.run(run())
+
+
+async def _wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float) -> float:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         if await predicate():
@@ -58,35 +76,61 @@ async def _wait_for(predicate: Any, timeout: float) -> float:
     raise TimeoutError("the pipeline did not finish in time")
 
 
+async def _start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """A new group reads only what is produced after this (earlier runs' events stay unread)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+    finally:
+        await consumer.stop()
+
+
+async def _consume_rate(db: Database, infra: BenchInfra, count: int, replicas: int) -> float:
+    run = uuid.uuid4().hex[:6]
+    group = f"bench-{run}"
+    await _start_group_at_end(infra.kafka_bootstrap, group, "referral.events")
+    await _produce(infra.kafka_bootstrap, count, run)
+    inbox = definition.platform.inbox
+
+    async def inbox_rows() -> int:
+        async with db.engine.connect() as conn:
+            query = select(func.count()).where(inbox.c.consumer_group == group)
+            return int((await conn.execute(query)).scalar_one())
+
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_consumer_replica, args=(infra.database_url, infra.kafka_bootstrap, group))
+        for _ in range(replicas)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        first = await _wait_for(lambda: _at_least(inbox_rows, 1), 120)
+        first_count = await inbox_rows()
+        done = await _wait_for(lambda: _at_least(inbox_rows, count), 600)
+    finally:
+        for process in processes:
+            process.kill()
+            process.join()
+    return (count - first_count) / max(done - first, 1e-9)
+
+
 async def pipeline(infra: BenchInfra, count: int = 50_000) -> dict[str, Any]:
     settings = Settings(
-        database_url=infra.database_url,
-        kafka_bootstrap=infra.kafka_bootstrap,
-        consumer_batch_max=2000,
-        relay_batch_max=2000,
+        database_url=infra.database_url, kafka_bootstrap=infra.kafka_bootstrap, relay_batch_max=BATCH
     )
     await upgrade(settings.database_url, definition.schema, definition.migrations)
     db = Database(settings, definition.name, definition.platform)
     if definition.on_startup is not None:
         await definition.on_startup(db)
-    run = uuid.uuid4().hex[:6]
-    await _produce(infra.kafka_bootstrap, count, run)
+    one = await _consume_rate(db, infra, count, replicas=1)
+    two = await _consume_rate(db, infra, count, replicas=2)
 
-    consumer = Consumer(db, definition.handlers, group=f"bench-{run}")
-    inbox, outbox = definition.platform.inbox, definition.platform.outbox
-
-    async def inbox_rows() -> int:
-        async with db.engine.connect() as conn:
-            query = select(func.count()).where(inbox.c.consumer_group == consumer.group)
-            return int((await conn.execute(query)).scalar_one())
-
-    task = asyncio.create_task(consumer.run())
-    first = await _wait_for(lambda: _gt(inbox_rows, 0), 60)
-    first_count = await inbox_rows()
-    done = await _wait_for(lambda: _gt(inbox_rows, count - 1), 600)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    consumed_per_s = (count - first_count) / max(done - first, 1e-9)
+    outbox = definition.platform.outbox
 
     async def backlog() -> int:
         async with db.engine.connect() as conn:
@@ -98,23 +142,26 @@ async def pipeline(infra: BenchInfra, count: int = 50_000) -> dict[str, Any]:
     relay = Relay(db)
     started = time.perf_counter()
     relay_task = asyncio.create_task(relay.run())
-    finished = await _wait_for(lambda: _eq(backlog, 0), 600)
+    finished = await _wait_for(lambda: _at_most(backlog, 0), 600)
     relay_task.cancel()
     await asyncio.gather(relay_task, return_exceptions=True)
     await db.dispose()
     return {
         "events": count,
-        "batch_max": settings.consumer_batch_max,
-        "consumed_per_s": round(consumed_per_s),
+        "batch_max": BATCH,
+        "consumed_per_s_one_replica": round(one),
+        "consumed_per_s": round(two),
+        "replicas": 2,
         "outbox_rows_staged": staged,
         "relayed_per_s": round(staged / max(finished - started, 1e-9)),
-        "note": "rate measured from the first committed batch to the last (group join excluded)",
+        "note": "rates from the first committed batch to the last (group join excluded); "
+        "replicas are processes in one consumer group over 4 partitions",
     }
 
 
-async def _gt(f: Any, n: int) -> bool:
-    return bool(await f() > n)
+async def _at_least(f: Callable[[], Awaitable[int]], n: int) -> bool:
+    return await f() >= n
 
 
-async def _eq(f: Any, n: int) -> bool:
-    return bool(await f() == n)
+async def _at_most(f: Callable[[], Awaitable[int]], n: int) -> bool:
+    return await f() <= n
