@@ -97,39 +97,62 @@ def wait_ok(url: str, timeout: float = 60) -> None:
 def http_endpoints(
     env: dict[str, str], log_dir: Path, seconds: int = 10, connections: int = 32
 ) -> dict[str, Any]:
-    bare_port, referral_port = free_ports(2)
+    """The bare endpoint, then `POST /referrals` in the two ways a deployment runs the referral
+    service: relay inside the API process (`make up`), and API with HEARTH_RELAY_ENABLED=false
+    beside a relay process (`python -m hearth_platform.relay referral`). Events are published in
+    both, on the same machine, during the measurement."""
+    (bare_port,) = free_ports(1)
     bare = serve("bench.bare_app:app", bare_port, env, log_dir / "bare.log")
-    referral = serve("hearth_referral.app:app", referral_port, env, log_dir / "referral.log")
     try:
         wait_ok(f"http://127.0.0.1:{bare_port}/docs")
-        wait_ok(f"http://127.0.0.1:{referral_port}/health")
-        run_id = str(int(time.time()))
         run_wrk(f"http://127.0.0.1:{bare_port}", "/echo", seconds=2, connections=connections, run_id="warm")
         bare_result = run_wrk(
-            f"http://127.0.0.1:{bare_port}", "/echo", seconds=seconds, connections=connections, run_id=run_id
-        )
-        run_wrk(
-            f"http://127.0.0.1:{referral_port}",
-            "/referrals",
-            seconds=2,
-            connections=connections,
-            run_id=run_id + "w",
-        )
-        referral_result = run_wrk(
-            f"http://127.0.0.1:{referral_port}",
-            "/referrals",
-            seconds=seconds,
-            connections=connections,
-            run_id=run_id,
+            f"http://127.0.0.1:{bare_port}", "/echo", seconds=seconds, connections=connections, run_id="bare"
         )
     finally:
-        for proc in (bare, referral):
-            proc.terminate()
-            proc.wait(10)
+        bare.terminate()
+        bare.wait(10)
+    results = {}
+    for layout in ("relay_in_process", "relay_own_process"):
+        (port,) = free_ports(1)
+        api_env = {**env, "HEARTH_RELAY_ENABLED": "false"} if layout == "relay_own_process" else env
+        relay = (
+            subprocess.Popen(
+                [sys.executable, "-m", "hearth_platform.relay", "referral"],
+                env=env,
+                stdout=(log_dir / "relay.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+            if layout == "relay_own_process"
+            else None
+        )
+        api = serve("hearth_referral.app:app", port, api_env, log_dir / f"referral-{layout}.log")
+        try:
+            wait_ok(f"http://127.0.0.1:{port}/health")
+            run_id = f"{layout}-{int(time.time())}"
+            run_wrk(
+                f"http://127.0.0.1:{port}",
+                "/referrals",
+                seconds=2,
+                connections=connections,
+                run_id=run_id + "w",
+            )
+            results[layout] = run_wrk(
+                f"http://127.0.0.1:{port}",
+                "/referrals",
+                seconds=seconds,
+                connections=connections,
+                run_id=run_id,
+            )
+        finally:
+            for proc in (api, relay):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(10)
+        results[layout]["ratio"] = round(results[layout]["requests_per_s"] / bare_result["requests_per_s"], 3)
     return {
         "connections": connections,
         "seconds": seconds,
         "bare_fastapi": bare_result,
-        "post_referrals": referral_result,
-        "ratio": round(referral_result["requests_per_s"] / bare_result["requests_per_s"], 3),
+        "post_referrals": results,
     }
