@@ -157,10 +157,6 @@ class Consumer:
                 applying.cancel()
                 await asyncio.gather(applying, return_exceptions=True)
 
-    async def process(self, records: Sequence[RawRecord]) -> None:
-        """Decode and apply one batch (what `_loop` does, without the overlap)."""
-        await self.apply(await self.decode_all(records))
-
     async def decode_all(self, records: Sequence[RawRecord]) -> list[Item]:
         items: list[Item] = []
         for n, record in enumerate(records, 1):
