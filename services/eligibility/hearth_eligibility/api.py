@@ -1,21 +1,23 @@
 """HTTP routes of the eligibility service: validate, build a command, call the handler, map."""
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.errors import HearthError, Invalid
 from hearth_schemas.base import Identifier
 from hearth_schemas.eligibility import DisenrolmentReason
 
 from . import handlers, views
+from .coverage import LineOfBusiness
+from .roster import COLUMNS, parse_csv, parse_ndjson
 
 router = APIRouter(tags=["eligibility"])
 
 MemberPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
-LineOfBusiness = Literal["medi_cal", "medicare_advantage", "d_snp", "commercial"]
 
 
 class CoverageIn(BaseModel):
@@ -72,6 +74,57 @@ async def post_coverage(member_id: MemberPath, body: CoverageIn, db: DatabaseDep
     """Add a coverage span. 409 names the span in effect that it overlaps."""
     span = await handlers.add_coverage(db, handlers.AddCoverage(member_id=member_id, **body.model_dump()))
     return views.span_view(span)
+
+
+class RosterLoadedOut(BaseModel):
+    lines: int = Field(description="Data lines in the roster.")
+    members: int
+    added: int = Field(description="New coverage spans recorded.")
+    unchanged: int = Field(description="Lines identical to a span already in effect.")
+
+
+class UnsupportedRoster(HearthError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+_ROSTER_LINE = {
+    "type": "object",
+    "properties": {c: {"type": "string"} for c in COLUMNS},
+    "required": ["member_id", "plan_id", "line_of_business", "market", "start_date"],
+}
+_ROSTER_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A CSV roster with the header line " + ",".join(COLUMNS) + " (optional columns "
+        "may be left out), or NDJSON: one JSON object per line with the same fields. Dates are YYYY-MM-DD.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": _ROSTER_LINE},
+        },
+    }
+}
+
+
+@router.post(
+    "/coverage/import",
+    response_model=RosterLoadedOut,
+    openapi_extra=_ROSTER_BODY,
+    responses={422: {"description": "Every line's errors (line, field, reason); nothing was loaded."}},
+)
+async def post_coverage_import(request: Request, db: DatabaseDep) -> handlers.RosterLoaded:
+    """Load a coverage roster whole, in one transaction, or not at all."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in ("text/csv", "application/x-ndjson", "application/ndjson"):
+        raise UnsupportedRoster("send the roster as text/csv or application/x-ndjson")
+    try:
+        body = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid(
+            "the roster is not UTF-8 text", detail=[{"line": 1, "field": "(body)", "reason": "must be UTF-8"}]
+        ) from None
+    roster = parse_csv(body) if media_type == "text/csv" else parse_ndjson(body)
+    return await handlers.import_roster(db, roster)
 
 
 @router.get("/members/{member_id}/coverage", response_model=CoverageOut)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from hearth_platform.app import ServiceDefinition, create_app
 
+from . import fhir_api
 from .api import router
 from .handlers import handlers
 from .tables import metadata, platform
@@ -13,7 +14,7 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router],
+    routers=[router, fhir_api.router],
     handlers=handlers,
     description="Coverage registry, clinical criteria (versioned data), tiers and enrolment.",
 )

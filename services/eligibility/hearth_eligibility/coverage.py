@@ -10,10 +10,12 @@ by X had superseded, and takes the one covering Y.
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal, get_args
 
 from hearth_platform.errors import Conflict, Invalid, NotFound
 
-LINES_OF_BUSINESS = ("medi_cal", "medicare_advantage", "d_snp", "commercial")
+LineOfBusiness = Literal["medi_cal", "medicare_advantage", "d_snp", "commercial"]
+LINES_OF_BUSINESS: tuple[str, ...] = get_args(LineOfBusiness)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,28 @@ class CoverageSpan:
 
     def overlaps(self, start: date, end: date | None) -> bool:
         return (end is None or self.start_date <= end) and (self.end_date is None or start <= self.end_date)
+
+    def same_facts(self, other: "CoverageSpan") -> bool:
+        """Whether `other` states exactly what this span states (a re-sent roster line)."""
+        return (
+            self.member_id,
+            self.plan_id,
+            self.line_of_business,
+            self.market,
+            self.aco_id,
+            self.provider_org_id,
+            self.start_date,
+            self.end_date,
+        ) == (
+            other.member_id,
+            other.plan_id,
+            other.line_of_business,
+            other.market,
+            other.aco_id,
+            other.provider_org_id,
+            other.start_date,
+            other.end_date,
+        )
 
     def describe(self) -> str:
         until = self.end_date.isoformat() if self.end_date else "open-ended"
@@ -86,6 +110,10 @@ class CoverageHistory:
     def in_force(self, on: date, known_at: datetime | None = None) -> CoverageSpan | None:
         # Current spans never overlap (add refuses it), so at most one covers a day.
         return next((s for s in self.current(known_at) if s.covers(on)), None)
+
+    def overlapping(self, start: date, end: date | None) -> list[CoverageSpan]:
+        """The spans in effect now that share at least one day with `start`..`end`."""
+        return [s for s in self.current() if s.overlaps(start, end)]
 
     def superseder_of(self, span_id: str) -> CoverageSpan | None:
         return next((s for s in self.spans if s.supersedes_span_id == span_id), None)

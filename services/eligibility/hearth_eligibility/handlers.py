@@ -23,6 +23,7 @@ from hearth_schemas import (
     TierChanged,
 )
 
+from .attribution import AttributionList, plan_attribution
 from .clinical import load_clinical_criteria
 from .coverage import CoverageSpan
 from .domain import (
@@ -37,6 +38,7 @@ from .domain import (
     coverage_determination,
 )
 from .repository import CoverageRepository, DeterminationRepository, EnrolmentRepository, ReferralRecords
+from .roster import ParsedRoster, RosterRejected, plan_roster
 from .tiers import load_tier_rules
 
 log = logging.getLogger("hearth.eligibility")
@@ -89,6 +91,54 @@ async def add_coverage(db: Database, cmd: AddCoverage) -> CoverageSpan:
         await repo.add(span)
         await uow.commit()
         return span
+
+
+@dataclass(frozen=True)
+class RosterLoaded:
+    lines: int
+    members: int
+    added: int
+    unchanged: int
+
+
+async def import_roster(db: Database, roster: ParsedRoster) -> RosterLoaded:
+    """Load a whole roster in one transaction, or nothing of it: every line's errors (its own
+    fields, overlaps within the file and with spans in effect) are reported together."""
+    async with db.unit_of_work() as uow:
+        repo = CoverageRepository(uow.conn)
+        members = {line.fields.member_id for line in roster.lines}
+        await repo.lock_members(members)
+        plan = plan_roster(roster.lines, await repo.histories(members), at=datetime.now(UTC))
+        if roster.errors or plan.errors:
+            raise RosterRejected([*roster.errors, *plan.errors], roster.count)
+        added = await repo.add_many(plan.spans)
+        await uow.commit()
+    log.info("roster loaded", extra={"lines": roster.count, "added": added, "unchanged": plan.unchanged})
+    return RosterLoaded(roster.count, len(members), added, plan.unchanged)
+
+
+@dataclass(frozen=True)
+class AttributionRecorded:
+    provider_org_id: str
+    members: int
+    entries: int
+    spans_added: int
+    unchanged: int
+
+
+async def record_attribution(db: Database, attributions: AttributionList) -> AttributionRecorded:
+    """Record a member attribution list as coverage history, whole or not at all."""
+    async with db.unit_of_work() as uow:
+        repo = CoverageRepository(uow.conn)
+        members = attributions.member_ids
+        await repo.lock_members(members)
+        plan = plan_attribution(attributions, await repo.histories(members), at=datetime.now(UTC))
+        added = await repo.add_many(plan.spans)
+        await uow.commit()
+    log.info("attribution recorded", extra={"entries": len(attributions.members), "spans": added})
+    return AttributionRecorded(
+        attributions.provider_org_id, len(members), len(attributions.members), added, plan.unchanged
+    )
 
 
 async def disenrol(db: Database, member_id: str, reason: str, effective_date: date) -> Enrolment:

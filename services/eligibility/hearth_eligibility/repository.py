@@ -7,13 +7,44 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Text, any_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hearth_platform.db import json_rows
 
 from .coverage import CoverageHistory, CoverageSpan
 from .domain import Determination, Enrolment
 from .tables import coverage_spans, determinations, enrolment_changes, enrolments, referrals
+
+# One bound array, not one parameter per member: a roster of 40,000 members stays one query
+# (asyncpg allows at most 32,767 parameters).
+_MEMBERS = bindparam("members", type_=ARRAY(Text))
+
+# Every span of the members asked about: an index scan on member_id, one query however many.
+HISTORIES = select(coverage_spans).where(coverage_spans.c.member_id == any_(_MEMBERS))
+
+# A whole roster's spans travel as one JSON document (see hearth_platform.db.json_rows).
+_INSERT_SPANS = text(
+    """INSERT INTO eligibility.coverage_spans (span_id, member_id, plan_id, line_of_business, market,
+           aco_id, provider_org_id, start_date, end_date, recorded_at, supersedes_span_id)
+       SELECT span_id, member_id, plan_id, line_of_business, market,
+           aco_id, provider_org_id, start_date, end_date, recorded_at, supersedes_span_id
+       FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(span_id text, member_id text, plan_id text,
+           line_of_business text, market text, aco_id text, provider_org_id text, start_date date,
+           end_date date, recorded_at timestamptz, supersedes_span_id text)"""
+)
+
+# Advisory locks taken in key order, so two imports sharing members never deadlock.
+_LOCK_MEMBERS = text(
+    """SELECT count(pg_advisory_xact_lock(k))
+       FROM (SELECT DISTINCT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"""
+)
+
+
+def _lock_key(member_id: str) -> int:
+    return zlib.crc32(f"eligibility.coverage:{member_id}".encode())
 
 
 def _span(row: Any) -> CoverageSpan:
@@ -46,13 +77,14 @@ class CoverageRepository:
 
     async def lock_member(self, member_id: str) -> None:
         """Serialize coverage changes of one member (the overlap check reads, then inserts)."""
-        key = zlib.crc32(f"eligibility.coverage:{member_id}".encode())
-        await self.conn.execute(select(func.pg_advisory_xact_lock(key)))
+        await self.conn.execute(select(func.pg_advisory_xact_lock(_lock_key(member_id))))
+
+    async def lock_members(self, member_ids: Collection[str]) -> None:
+        """`lock_member` for a whole file's members, in one round trip."""
+        await self.conn.execute(_LOCK_MEMBERS, {"keys": sorted({_lock_key(m) for m in member_ids})})
 
     async def histories(self, member_ids: Collection[str]) -> dict[str, CoverageHistory]:
-        rows = await self.conn.execute(
-            select(coverage_spans).where(coverage_spans.c.member_id.in_(list(member_ids)))
-        )
+        rows = await self.conn.execute(HISTORIES, {"members": list(member_ids)})
         spans: dict[str, list[CoverageSpan]] = defaultdict(list)
         for row in rows:
             spans[row.member_id].append(_span(row))
@@ -77,6 +109,27 @@ class CoverageRepository:
                 supersedes_span_id=span.supersedes_span_id,
             )
         )
+
+    async def add_many(self, spans: Iterable[CoverageSpan]) -> int:
+        rows = [
+            {
+                "span_id": s.span_id,
+                "member_id": s.member_id,
+                "plan_id": s.plan_id,
+                "line_of_business": s.line_of_business,
+                "market": s.market,
+                "aco_id": s.aco_id,
+                "provider_org_id": s.provider_org_id,
+                "start_date": s.start_date.isoformat(),
+                "end_date": s.end_date.isoformat() if s.end_date else None,
+                "recorded_at": s.recorded_at.isoformat(),
+                "supersedes_span_id": s.supersedes_span_id,
+            }
+            for s in spans
+        ]
+        if rows:
+            await self.conn.execute(_INSERT_SPANS, {"rows": json_rows(rows)})
+        return len(rows)
 
 
 class ReferralRecords:

@@ -6,7 +6,7 @@ from typing import Any
 
 from hearth_platform.db import Database
 
-from .coverage import CoverageSpan, NoCoverage
+from .coverage import CoverageHistory, CoverageSpan, NoCoverage
 from .domain import NeverEnrolled
 from .repository import CoverageRepository, DeterminationRepository, EnrolmentRepository
 
@@ -15,10 +15,18 @@ def span_view(span: CoverageSpan) -> dict[str, Any]:
     return asdict(span)
 
 
+async def member_history(db: Database, member_id: str) -> CoverageHistory:
+    """One member's coverage history in ONE round trip (an index scan on member_id): the
+    coverage checks are the hot read path. A single SELECT needs no transaction, so the
+    connection runs in autocommit and skips BEGIN and ROLLBACK, two round trips of three."""
+    async with db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return await CoverageRepository(conn).history(member_id)
+
+
 async def coverage_on(db: Database, member_id: str, on: date, known_at: datetime | None) -> dict[str, Any]:
     """The span in force on `on`, as known at `known_at` (now when omitted)."""
-    async with db.unit_of_work() as uow:
-        history = await CoverageRepository(uow.conn).history(member_id)
+    history = await member_history(db, member_id)
     span = history.in_force(on, known_at)
     if span is None:
         raise NoCoverage(member_id, on)
