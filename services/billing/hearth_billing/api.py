@@ -5,7 +5,7 @@ Money leaves as decimal strings ("400.00"), never as floats.
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field, PlainSerializer
@@ -35,8 +35,8 @@ class InvoiceSummary(BaseModel):
 
 
 class InvoiceLineOut(BaseModel):
-    member_id: str
-    kind: Literal["pmpm", "assessment_fee"]
+    member_id: str | None = Field(description="Null on lines of the whole invoice (withhold, earn-back).")
+    kind: Literal["pmpm", "assessment_fee", "adjustment", "withhold", "earn_back"]
     tier: str | None
     service_date: date
     quantity: Quantity
@@ -45,6 +45,13 @@ class InvoiceLineOut(BaseModel):
     contract_id: str
     contract_version: int
     source_event_ids: list[str]
+    adjusted_month: str | None = Field(default=None, description="The closed month an adjustment corrects.")
+    reason: str | None = Field(
+        default=None, description="Why an adjustment, withhold or earn-back was posted."
+    )
+    detail: dict[str, Any] | None = Field(
+        default=None, description="Earn-back: the score, measure, rate and rule; withhold: percent and base."
+    )
 
 
 class InvoiceOut(InvoiceSummary):

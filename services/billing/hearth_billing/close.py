@@ -7,7 +7,9 @@ Python), and the integration tests check that both agree.
 Full-month rule: a member enrolled on any day of the month is paid one whole month, once, to the
 organization and at the tier in force on the member's last enrolled day of that month (so a tier
 change on the 20th pays the new tier; a move to another organization pays the organization the
-member ended the month with). That day also selects the contract.
+member ended the month with). That day also selects the contract. The other proration rules
+(attributed on a day, day threshold, daily) are specified in `proration.py` and run in SQL by
+`pricing_sql.py`; adjustments of closed months, withholds and earn-backs in `close_adjustments.py`.
 
 Fees: every assessment fee accrued up to the end of the month and not yet invoiced. A fee that
 arrives after its month was closed is billed in the next close, never by rewriting a closed

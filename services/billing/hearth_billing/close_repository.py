@@ -10,14 +10,15 @@ from decimal import Decimal
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .close import ASSESSMENT_FEE, PMPM, ClosedMonth, IssuedInvoice
+from .close import ASSESSMENT_FEE, ClosedMonth, IssuedInvoice
+from .close_adjustments import CloseAdjustments
+from .late_changes import CLOSE_LOCK
 from .periods import Month
+from .pricing_sql import price_month
 from .repository import advisory_lock
 from .tables import invoices, metadata, months
 
 S = metadata.schema
-# Closes run one at a time.
-CLOSE_LOCK = 0x6842_0002
 # Sorting and hashing a million member-months in memory rather than on disk.
 CLOSE_WORK_MEM = "256MB"
 
@@ -41,81 +42,42 @@ WHERE to_char(m, 'YYYY-MM') NOT IN (SELECT month FROM "{S}".months)
 ORDER BY m
 """)
 
-# The close builds its lines in temporary tables (dropped at commit), in three steps so that the
-# planner knows how small the price list is and hashes it instead of sorting a million rows.
-#
-# 1. Member-months, the full-month rule of close.full_month: one per member enrolled on any day of
-#    the month, at the organization and tier of the member's last enrolled day of the month.
-_MEMBER_MONTHS = text(f"""
-CREATE TEMPORARY TABLE close_member_months ON COMMIT DROP AS
-SELECT DISTINCT ON (s.member_id)
-       s.member_id, s.provider_org_id, s.tier,
-       COALESCE(s.line_of_business, '*') AS lob,
-       LEAST(COALESCE(s.end_date, CAST(:last AS date)), CAST(:last AS date)) AS anchor_day,
-       s.source_event_ids
-FROM "{S}".enrolment_spans s
-WHERE s.start_date <= CAST(:last AS date)
-  AND (s.end_date IS NULL OR s.end_date >= CAST(:first AS date))
-ORDER BY s.member_id, anchor_day DESC
-""")
-
-# 2. Prices: the contract in force on the anchor day, the most specific first, and its rate for
-#    the tier; resolved once per distinct (organization, line of business, day, tier).
-_PRICES = text(f"""
-CREATE TEMPORARY TABLE close_prices ON COMMIT DROP AS
-SELECT k.provider_org_id, k.lob, k.anchor_day, k.tier, c.contract_id, c.version, r.pmpm
-FROM (SELECT DISTINCT provider_org_id, lob, anchor_day, tier FROM close_member_months) AS k
-LEFT JOIN LATERAL (
-    SELECT c.contract_id, c.version
-    FROM "{S}".contracts c
-    WHERE c.effective_from <= k.anchor_day
-      AND (c.effective_to IS NULL OR c.effective_to >= k.anchor_day)
-      AND c.provider_org_id IN (k.provider_org_id, '*')
-      AND c.line_of_business IN (k.lob, '*')
-    ORDER BY c.provider_org_id = '*', c.line_of_business = '*'
-    LIMIT 1
-) AS c ON true
-LEFT JOIN "{S}".contract_rates r
-       ON r.contract_id = c.contract_id AND r.version = c.version AND r.tier = k.tier
-""")
-
-# 3. Lines: the priced member-months, then every fee accrued up to the month's end and not
-#    invoiced yet; each rounded half-up to cents (round() on numeric rounds ties away from zero).
+# The close builds its lines in temporary tables (dropped at commit): the month's PMPM lines by
+# the proration rules (pricing_sql.py), then every fee accrued up to the month's end and not
+# invoiced yet; adjustments, withholds and earn-backs are added by close_adjustments.py.
 _LINES = text(f"""
 CREATE TEMPORARY TABLE close_lines ON COMMIT DROP AS
-SELECT mm.provider_org_id, mm.member_id, '{PMPM}'::text AS kind, mm.tier,
-       mm.anchor_day AS service_date, CAST(1 AS numeric(12, 6)) AS quantity,
-       p.pmpm AS unit_amount, round(1 * p.pmpm, 2) AS amount,
-       p.contract_id, p.version AS contract_version, mm.source_event_ids,
-       NULL::text AS assessment_id
-FROM close_member_months mm
-JOIN close_prices p USING (provider_org_id, lob, anchor_day, tier)
+SELECT provider_org_id, member_id, kind, tier, service_date, quantity, unit_amount, amount,
+       contract_id, contract_version, source_event_ids, NULL::text AS assessment_id,
+       NULL::text AS adjusted_month, NULL::text AS reason, NULL::jsonb AS detail, counts_member_month
+FROM close_pmpm_lines
 UNION ALL
 SELECT f.provider_org_id, f.member_id, '{ASSESSMENT_FEE}', NULL, f.service_date,
        CAST(1 AS numeric(12, 6)), f.amount, round(1 * f.amount, 2),
-       f.contract_id, f.contract_version, f.source_event_ids, f.assessment_id
+       f.contract_id, f.contract_version, f.source_event_ids, f.assessment_id, NULL, NULL, NULL, false
 FROM "{S}".assessment_fees f
 WHERE f.invoice_id IS NULL AND f.service_date <= CAST(:last AS date)
 """)
 
 _UNPRICED = text("""
 SELECT member_id, provider_org_id, tier, service_date, count(*) OVER () AS total
-FROM close_lines WHERE unit_amount IS NULL
+FROM close_lines WHERE unit_amount IS NULL OR amount IS NULL
 ORDER BY member_id LIMIT 5
 """)
 
-_ORG_TOTALS = text(f"""
+_ORG_TOTALS = text("""
 SELECT provider_org_id, sum(amount) AS total_amount, count(*) AS line_count,
-       count(*) FILTER (WHERE kind = '{PMPM}') AS member_months
+       count(*) FILTER (WHERE counts_member_month) AS member_months
 FROM close_lines GROUP BY provider_org_id ORDER BY provider_org_id
 """)
 
 _WRITE_LINES = text(f"""
 INSERT INTO "{S}".invoice_lines
     (invoice_id, member_id, kind, tier, service_date, quantity, unit_amount, amount,
-     contract_id, contract_version, source_event_ids)
+     contract_id, contract_version, source_event_ids, adjusted_month, reason, detail)
 SELECT i.invoice_id, l.member_id, l.kind, l.tier, l.service_date, l.quantity, l.unit_amount,
-       l.amount, l.contract_id, l.contract_version, l.source_event_ids
+       l.amount, l.contract_id, l.contract_version, l.source_event_ids, l.adjusted_month,
+       l.reason, l.detail
 FROM close_lines l
 JOIN "{S}".invoices i ON i.month = :month AND i.provider_org_id = l.provider_org_id
 """)
@@ -160,12 +122,15 @@ class CloseRepository:
         return [r.month for r in rows]
 
     async def build_lines(self, month: Month) -> None:
+        """The month's PMPM lines and fees, then adjustments for late changes to closed months,
+        then the withholds of the invoices (on PMPM and adjustments), then earn-backs."""
         await self.conn.execute(text(f"SET LOCAL work_mem = '{CLOSE_WORK_MEM}'"))
-        period = {"first": month.first_day, "last": month.last_day}
-        await self.conn.execute(_MEMBER_MONTHS, period)
-        await self.conn.execute(_PRICES)
-        await self.conn.execute(text("ANALYZE close_prices"))
-        await self.conn.execute(_LINES, period)
+        await price_month(self.conn, month, "close_pmpm", late_members_only=False)
+        await self.conn.execute(_LINES, {"last": month.last_day})
+        adjustments = CloseAdjustments(self.conn)
+        await adjustments.add_late_change_adjustments(month)
+        await adjustments.add_withholds(month)
+        await adjustments.add_earn_backs(month)
 
     async def unpriced(self) -> tuple[int, list[tuple[str, str, str, date]]]:
         rows = (await self.conn.execute(_UNPRICED)).all()
@@ -205,3 +170,4 @@ class CloseRepository:
         )
         await self.conn.execute(_WRITE_LINES, {"month": closed.month})
         await self.conn.execute(_MARK_FEES_INVOICED, {"month": closed.month})
+        await CloseAdjustments(self.conn).mark_applied(closed.month)

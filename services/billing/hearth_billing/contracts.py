@@ -24,17 +24,16 @@ from typing import Any
 
 from hearth_platform.errors import Invalid
 
+from .contract_terms import TERM_FIELDS, ContractTerms, parse_terms, terms_fingerprint
 from .money import parse_amount
 
 ANY = "*"
-# Every rule a contract may name. Only `full_month` is implemented: a member enrolled on any day
-# of a month is paid the whole month. The others are the rules payers use and are refused at load
-# until they are implemented, so a contract never silently pays by the wrong rule:
-#   attributed_on_day  pay only the organization the member is attributed to on a given day
-#   day_threshold      full rate from a number of service days in the month, a lower rate below
+# Every rule a contract may name (what each pays is written in `proration.py`):
+#   full_month         enrolled on any day of the month pays the whole month
+#   attributed_on_day  pay only the organization the member is attributed to on day N
+#   day_threshold      full rate from a number of enrolled days in the month, a partial rate below
 #   daily              prorate by enrolled days
 PRORATION_RULES = ("full_month", "attributed_on_day", "day_threshold", "daily")
-IMPLEMENTED_PRORATION = frozenset({"full_month"})
 
 _REQUIRED = (
     "contract_id",
@@ -46,7 +45,7 @@ _REQUIRED = (
     "assessment_fee",
     "pmpm",
 )
-_OPTIONAL = ("effective_to", "description")
+_OPTIONAL = ("effective_to", "description", *TERM_FIELDS)
 
 
 class ContractError(Invalid):
@@ -77,6 +76,7 @@ class Contract:
     proration: str
     assessment_fee: Decimal
     pmpm: Mapping[str, Decimal] = field(default_factory=dict)
+    terms: ContractTerms = ContractTerms()
 
     def in_force_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -105,7 +105,7 @@ class Contract:
     @property
     def fingerprint(self) -> str:
         """Identifies the immutable content of a version (everything but `effective_to`)."""
-        content = {
+        content: dict[str, Any] = {
             "contract_id": self.contract_id,
             "version": self.version,
             "effective_from": self.effective_from.isoformat(),
@@ -115,6 +115,8 @@ class Contract:
             "assessment_fee": str(self.assessment_fee),
             "pmpm": {tier: str(rate) for tier, rate in sorted(self.pmpm.items())},
         }
+        if terms := terms_fingerprint(self.terms):
+            content["terms"] = terms
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -220,8 +222,6 @@ def _parse_contract(
     proration = entry["proration"]
     if proration not in PRORATION_RULES:
         problem("proration", f"{proration!r} is not a proration rule ({', '.join(PRORATION_RULES)})")
-    elif proration not in IMPLEMENTED_PRORATION:
-        problem("proration", f"{proration!r} is not implemented yet (use full_month)")
     fee = _amount(entry["assessment_fee"], lambda reason: problem("assessment_fee", reason))
     rates: dict[str, Decimal] = {}
     pmpm = entry["pmpm"]
@@ -237,6 +237,7 @@ def _parse_contract(
             rates[tier] = rate
     for tier in sorted(tiers - set(pmpm)):
         problem(f"pmpm.{tier}", "has no rate: every tier of the catalogue must be priced")
+    terms = parse_terms(entry, str(proration), tiers, problem)
     if fee is None:
         return None
     return Contract(
@@ -249,6 +250,7 @@ def _parse_contract(
         proration=str(proration),
         assessment_fee=fee,
         pmpm=rates,
+        terms=terms,
     )
 
 

@@ -2,14 +2,16 @@
 loads in sets, calls the rules, writes in sets, stages events in the outbox, and commits.
 
 Consumed: AssessmentCompleted (fee accrual), MemberEnrolled, TierChanged, MemberDisenrolled
-(enrolment spans). Produced: AssessmentFeeAccrued, MonthClosed, InvoiceIssued.
+(enrolment spans; a change effective in a closed month is also recorded as a late change),
+PerformanceScored (stored for the earn-back). Produced: AssessmentFeeAccrued, MonthClosed,
+InvoiceIssued, AdjustmentPosted.
 """
 
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,19 +19,23 @@ from hearth_platform.db import Database, UnitOfWork, current_trace
 from hearth_platform.errors import NotFound
 from hearth_platform.handlers import HandlerRegistry, Received
 from hearth_schemas import (
+    AdjustmentPosted,
     AssessmentCompleted,
     AssessmentFeeAccrued,
     InvoiceIssued,
     MemberDisenrolled,
     MemberEnrolled,
     MonthClosed,
+    PerformanceScored,
     TierChanged,
 )
 from hearth_schemas.base import Event
 
 from .close import ClosedMonth, EarlierMonthsOpen, IssuedInvoice, UnpricedMemberMonths
+from .close_adjustments import CloseAdjustments
 from .close_repository import CloseRepository
 from .contracts import ContractBook, read_contracts
+from .late_changes import LateChange, LateChangeRepository
 from .ledger import Enrolment, accrue_assessment_fees
 from .periods import Month
 from .repository import ContractRepository, InvoiceRepository, LedgerRepository
@@ -82,7 +88,7 @@ async def on_member_enrolled(
     for item in items:
         book.check_tier(item.event.tier)
 
-    def enrol(enrolment: Enrolment, item: Received[MemberEnrolled]) -> bool:
+    def enrol(enrolment: Enrolment, item: Received[MemberEnrolled]) -> date | None:
         e = item.event
         enrolment.enrol(
             enrollment_id=e.enrollment_id,
@@ -92,9 +98,9 @@ async def on_member_enrolled(
             on=e.effective_date,
             event_id=item.envelope.id,
         )
-        return True
+        return e.effective_date
 
-    return await _change_enrolments(uow, items, enrol)
+    return await _change_enrolments(uow, items, enrol, "late_enrolment")
 
 
 @handlers.on(TierChanged)
@@ -104,16 +110,16 @@ async def on_tier_changed(uow: UnitOfWork, items: list[Received[TierChanged]]) -
     for item in items:
         book.check_tier(item.event.to_tier)
 
-    def change(enrolment: Enrolment, item: Received[TierChanged]) -> bool:
+    def change(enrolment: Enrolment, item: Received[TierChanged]) -> date | None:
         e = item.event
         if not enrolment.knows(e.enrollment_id):
-            return False
+            return None
         enrolment.change_tier(
             enrollment_id=e.enrollment_id, tier=e.to_tier, on=e.effective_date, event_id=item.envelope.id
         )
-        return True
+        return e.effective_date
 
-    return await _change_enrolments(uow, items, change)
+    return await _change_enrolments(uow, items, change, "late_tier_change")
 
 
 @handlers.on(MemberDisenrolled)
@@ -122,21 +128,31 @@ async def on_member_disenrolled(
 ) -> list[Received[MemberDisenrolled]]:
     """The enrollment ends the day before the effective date, which may lie in the past."""
 
-    def disenrol(enrolment: Enrolment, item: Received[MemberDisenrolled]) -> bool:
+    def disenrol(enrolment: Enrolment, item: Received[MemberDisenrolled]) -> date | None:
         e = item.event
         if not enrolment.knows(e.enrollment_id):
-            return False
+            return None
         enrolment.disenrol(enrollment_id=e.enrollment_id, on=e.effective_date, event_id=item.envelope.id)
-        return True
+        return e.effective_date
 
-    return await _change_enrolments(uow, items, disenrol)
+    return await _change_enrolments(uow, items, disenrol, "retro_disenrolment")
+
+
+@handlers.on(PerformanceScored)
+async def on_performance_scored(uow: UnitOfWork, items: list[Received[PerformanceScored]]) -> None:
+    """Store the score; the first close after its period applies the contract's earn-back."""
+    await LateChangeRepository(uow.conn).store_scores([(i.envelope.id, i.event) for i in items])
 
 
 async def _change_enrolments(
-    uow: UnitOfWork, items: list[Received[E]], apply: Callable[[Enrolment, Received[E]], bool]
+    uow: UnitOfWork,
+    items: list[Received[E]],
+    apply: Callable[[Enrolment, Received[E]], date | None],
+    late_reason: str,
 ) -> list[Received[E]]:
     """Load the timelines of every member in the run (one query), apply the changes in order,
-    and write back the timelines that changed (one delete, one insert).
+    and write back the timelines that changed (one delete, one insert). Changes effective in a
+    closed month are recorded with `late_reason` for the next close to adjust.
 
     A tier change or disenrolment for an enrollment billing has not seen yet is returned to be
     parked and retried; the member's later events in the run wait behind it, to keep their order.
@@ -144,12 +160,17 @@ async def _change_enrolments(
     repo = LedgerRepository(uow.conn)
     timelines = await repo.enrolments(i.event.subject() for i in items)
     waiting: list[Received[E]] = []
+    applied: list[LateChange] = []
     blocked: set[str] = set()
     for item in items:
         member_id = item.event.subject()
-        if member_id in blocked or not apply(timelines[member_id], item):
+        effective = None if member_id in blocked else apply(timelines[member_id], item)
+        if effective is None:
             blocked.add(member_id)
             waiting.append(item)
+        else:
+            applied.append(LateChange(member_id, effective, late_reason, item.envelope.id))
+    await LateChangeRepository(uow.conn).record(applied)
     await repo.replace_enrolments(timelines.values())
     return waiting
 
@@ -176,6 +197,7 @@ async def close_month(db: Database, month: Month) -> ClosedMonth:
         if unpriced:
             raise UnpricedMemberMonths(month, examples, unpriced)
         totals = await repo.org_totals()
+        adjustments = await CloseAdjustments(uow.conn).posted()
         closed = ClosedMonth(
             month=str(month),
             closed_at=datetime.now(UTC),
@@ -196,6 +218,20 @@ async def close_month(db: Database, month: Month) -> ClosedMonth:
                     line_count=invoice.line_count,
                 ),
                 aggregatetype="invoice",
+            )
+        for adjustment in adjustments:
+            uow.publish(
+                AdjustmentPosted(
+                    adjustment_id=str(uuid.uuid4()),
+                    member_id=adjustment.member_id,
+                    provider_org_id=adjustment.provider_org_id,
+                    adjusted_month=adjustment.adjusted_month,
+                    posted_month=closed.month,
+                    amount=adjustment.amount,
+                    reason=adjustment.reason,
+                    cause_event_ids=list(adjustment.cause_event_ids),
+                ),
+                aggregatetype="adjustment",
             )
         uow.publish(
             MonthClosed(

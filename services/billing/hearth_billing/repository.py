@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hearth_platform.db import json_rows
 
+from .contract_terms import ContractTerms, EarnBackTarget
 from .contracts import Contract, ContractBook, ContractError
 from .ledger import AssessmentFee, Enrolment, Span
 from .periods import Month
 from .tables import (
     assessment_fees,
+    contract_earn_back,
     contract_rates,
     contracts,
     enrolment_spans,
@@ -73,11 +75,30 @@ class ContractRepository:
             await self.conn.execute(
                 insert(contract_rates),
                 [
-                    {"contract_id": c.contract_id, "version": c.version, "tier": tier, "pmpm": rate}
+                    {
+                        "contract_id": c.contract_id,
+                        "version": c.version,
+                        "tier": tier,
+                        "pmpm": rate,
+                        "partial_pmpm": (c.terms.partial_pmpm or {}).get(tier),
+                    }
                     for c in new
                     for tier, rate in c.pmpm.items()
                 ],
             )
+            targets = [
+                {
+                    "contract_id": c.contract_id,
+                    "version": c.version,
+                    "measure_id": t.measure_id,
+                    "target_rate": t.target_rate,
+                    "share": t.share,
+                }
+                for c in new
+                for t in c.terms.earn_back
+            ]
+            if targets:
+                await self.conn.execute(insert(contract_earn_back), targets)
         if moved:
             await self.conn.execute(
                 update(contracts)
@@ -94,16 +115,26 @@ class ContractRepository:
         return len(new)
 
     async def book(self) -> ContractBook:
-        query = select(contracts, contract_rates.c.tier, contract_rates.c.pmpm).join(
+        query = select(
+            contracts, contract_rates.c.tier, contract_rates.c.pmpm, contract_rates.c.partial_pmpm
+        ).join(
             contract_rates,
             (contract_rates.c.contract_id == contracts.c.contract_id)
             & (contract_rates.c.version == contracts.c.version),
         )
         versions: dict[tuple[str, int], Any] = {}
         rates: dict[tuple[str, int], dict[str, Decimal]] = {}
+        partial: dict[tuple[str, int], dict[str, Decimal]] = {}
         for r in await self.conn.execute(query):
             versions.setdefault((r.contract_id, r.version), r)
             rates.setdefault((r.contract_id, r.version), {})[r.tier] = r.pmpm
+            if r.partial_pmpm is not None:
+                partial.setdefault((r.contract_id, r.version), {})[r.tier] = r.partial_pmpm
+        targets: dict[tuple[str, int], list[EarnBackTarget]] = {}
+        for t in await self.conn.execute(select(contract_earn_back)):
+            targets.setdefault((t.contract_id, t.version), []).append(
+                EarnBackTarget(t.measure_id, t.target_rate, t.share)
+            )
         return ContractBook(
             tuple(
                 Contract(
@@ -116,6 +147,14 @@ class ContractRepository:
                     proration=r.proration,
                     assessment_fee=r.assessment_fee,
                     pmpm=rates[key],
+                    terms=ContractTerms(
+                        attribution_day=r.attribution_day,
+                        threshold_days=r.threshold_days,
+                        partial_pmpm=partial.get(key),
+                        short_later_month=r.short_later_month,
+                        withhold_percent=r.withhold_percent,
+                        earn_back=tuple(sorted(targets.get(key, []))),
+                    ),
                 )
                 for key, r in versions.items()
             )
@@ -133,6 +172,10 @@ def _contract_row(c: Contract) -> dict[str, Any]:
         "proration": c.proration,
         "assessment_fee": c.assessment_fee,
         "fingerprint": c.fingerprint,
+        "attribution_day": c.terms.attribution_day,
+        "threshold_days": c.terms.threshold_days,
+        "short_later_month": c.terms.short_later_month,
+        "withhold_percent": c.terms.withhold_percent,
     }
 
 
@@ -295,6 +338,9 @@ class InvoiceRepository:
                     "contract_id": r.contract_id,
                     "contract_version": r.contract_version,
                     "source_event_ids": r.source_event_ids,
+                    "adjusted_month": r.adjusted_month,
+                    "reason": r.reason,
+                    "detail": r.detail,
                 }
                 for r in lines
             ],

@@ -2,6 +2,7 @@
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -17,7 +18,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from hearth_platform.tables import PlatformTables
 
@@ -42,6 +43,11 @@ contracts = Table(
     # sha256 of the immutable content: a version loaded again with other rates is refused.
     Column("fingerprint", Text, nullable=False),
     Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Parameters of the proration rule (contract_terms.py); NULL where the rule takes none.
+    Column("attribution_day", Integer),
+    Column("threshold_days", Integer),
+    Column("short_later_month", Text),
+    Column("withhold_percent", Numeric(5, 2), nullable=False, server_default=text("0")),
 )
 
 contract_rates = Table(
@@ -51,6 +57,19 @@ contract_rates = Table(
     Column("version", Integer, primary_key=True),
     Column("tier", Text, primary_key=True),
     Column("pmpm", MONEY, nullable=False),
+    # The day_threshold rule's rate for a month with fewer enrolled days.
+    Column("partial_pmpm", MONEY),
+    ForeignKeyConstraint(["contract_id", "version"], ["contracts.contract_id", "contracts.version"]),
+)
+
+contract_earn_back = Table(
+    "contract_earn_back",
+    metadata,
+    Column("contract_id", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("measure_id", Text, primary_key=True),
+    Column("target_rate", Numeric(9, 6), primary_key=True),
+    Column("share", Numeric(7, 6), nullable=False),
     ForeignKeyConstraint(["contract_id", "version"], ["contracts.contract_id", "contracts.version"]),
 )
 
@@ -123,7 +142,8 @@ invoice_lines = Table(
     metadata,
     Column("line_id", BigInteger, primary_key=True, autoincrement=True),
     Column("invoice_id", Text, nullable=False, index=True),
-    Column("member_id", Text, nullable=False),
+    # NULL on lines of the whole invoice (withhold, earn-back).
+    Column("member_id", Text),
     Column("kind", Text, nullable=False),
     Column("tier", Text),
     # The member's last enrolled day of the month (pmpm) or the assessment date (fee).
@@ -134,4 +154,48 @@ invoice_lines = Table(
     Column("contract_id", Text, nullable=False),
     Column("contract_version", Integer, nullable=False),
     Column("source_event_ids", ARRAY(Text), nullable=False),
+    # Adjustments: the closed month they correct and why (late_changes reasons).
+    Column("adjusted_month", Text),
+    Column("reason", Text),
+    # Earn-back: the score, measure, rate and rule the line was computed from.
+    Column("detail", JSONB),
+)
+
+# Enrolment changes whose effective date falls in a month already closed: the next close
+# recomputes those members' closed months and posts the difference as adjustments.
+late_changes = Table(
+    "late_changes",
+    metadata,
+    Column("change_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("member_id", Text, nullable=False),
+    # The first closed month the change affects.
+    Column("from_month", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set by the close that posted the adjustments.
+    Column("posted_month", Text),
+    Index("late_changes_pending", "member_id", postgresql_where=text("posted_month IS NULL")),
+)
+
+# The latest PerformanceScored per organization, measure and period; the first close after the
+# period applies the contract's earn-back once.
+performance_scores = Table(
+    "performance_scores",
+    metadata,
+    Column("provider_org_id", Text, primary_key=True),
+    Column("measure_id", Text, primary_key=True),
+    Column("period", Text, primary_key=True),
+    Column("score_id", Text, nullable=False),
+    Column("measure_version", Text, nullable=False),
+    Column("first_month", Text, nullable=False),
+    Column("last_month", Text, nullable=False),
+    Column("numerator", Integer, nullable=False),
+    Column("denominator", Integer, nullable=False),
+    Column("rate", Numeric(9, 6)),
+    Column("reported", Boolean, nullable=False),
+    Column("run", Integer),
+    Column("event_id", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("applied_month", Text),
 )

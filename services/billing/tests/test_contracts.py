@@ -126,12 +126,10 @@ def test_missing_and_unknown_fields_and_bad_dates_are_all_reported_at_once():
     assert reasons(caught.value) == {"c.toml: contract[0].effective_to": "is before effective_from"}
 
 
-def test_proration_rules_not_implemented_yet_are_refused_rather_than_paid_wrongly():
-    with pytest.raises(ContractError) as caught:
-        parse_contracts({"c.toml": BASE.replace('"full_month"', '"daily"')})
-    assert reasons(caught.value) == {
-        "c.toml: contract[0].proration": "'daily' is not implemented yet (use full_month)"
-    }
+def test_an_unknown_proration_rule_is_refused_rather_than_paid_wrongly():
+    assert (
+        parse_contracts({"c.toml": BASE.replace('"full_month"', '"daily"')}).contracts[0].proration == "daily"
+    )
     with pytest.raises(ContractError) as caught:
         parse_contracts({"c.toml": BASE.replace('"full_month"', '"weekly"')})
     assert "is not a proration rule" in reasons(caught.value)["c.toml: contract[0].proration"]
