@@ -7,10 +7,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
-MEMBERS := shared/schemas shared/platform shared/devstack services/referral services/eligibility services/billing services/quality
+MEMBERS := shared/schemas shared/platform shared/devstack shared/dashboard services/referral services/eligibility services/billing services/quality
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
 
-.PHONY: install up down status test demo bench lock schemas lint
+.PHONY: install up down status test browser demo bench lock schemas lint
 
 install: $(STAMP)
 
@@ -30,13 +30,21 @@ down:
 status: install
 	$(BIN)/hearth status
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium and its driver (Debian packages) for the dashboard's browser test.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; \
+	    $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }; }
 
 demo: install
 	$(BIN)/hearth demo
 
 bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; $$SUDO apt-get install -y -q wrk >/dev/null 2>&1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Regenerate the event JSON Schemas and the AsyncAPI document from the pydantic models.
