@@ -49,7 +49,11 @@ async def run_until(
     for _ in range(100):
         response = await http.post(f"{stack.url('quality')}/measures/run", json={"period": PERIOD})
         assert response.status_code == 200, response.text
-        mine = [r for r in response.json()["results"] if r["provider_org_id"] == org]
+        mine = [
+            r
+            for r in response.json()["results"]
+            if r["provider_org_id"] == org and r["measure_id"] == "surrogate-identified"
+        ]
         if mine and (mine[0]["numerator"], mine[0]["denominator"]) == expected:
             return response.json()
         await asyncio.sleep(0.2)
@@ -90,9 +94,15 @@ async def test_month_closed_scores_each_organization_from_facts_in_any_order(sta
         )
     )
     scored = await stack.wait_for_event(
-        "quality.events", lambda e: e.type == SCORED and e.causation_id == close.id and e.subject == org
+        "quality.events",
+        lambda e: (
+            e.type == SCORED
+            and e.causation_id == close.id
+            and e.subject == org
+            and e.data["measure_id"] == "surrogate-identified"
+        ),
     )
-    assert scored.data["measure_id"] == "surrogate-identified" and scored.data["measure_version"] == "1"
+    assert scored.data["measure_version"] == "1"
     assert (scored.data["numerator"], scored.data["denominator"], scored.data["reported"]) == (1, 2, True)
     assert Decimal(scored.data["rate"]) == Decimal("0.500000")
     current = (
@@ -100,7 +110,8 @@ async def test_month_closed_scores_each_organization_from_facts_in_any_order(sta
             f"{stack.url('quality')}/measures/results", params={"period": PERIOD, "provider_org_id": org}
         )
     ).json()["results"]
-    assert [r["score_id"] for r in current] == [scored.data["score_id"]]
+    surrogate = [r for r in current if r["measure_id"] == "surrogate-identified"]
+    assert [r["score_id"] for r in surrogate] == [scored.data["score_id"]]
 
 
 async def test_late_assessment_and_rerun_make_a_new_current_run_and_keep_the_old(stack: Stack, http):
@@ -112,14 +123,19 @@ async def test_late_assessment_and_rerun_make_a_new_current_run_and_keep_the_old
     await stack.publish(assessed(member, org, date(2030, 1, 20), surrogate=True))
     second = await run_until(http, stack, org, (1, 1))
     assert second["run"] > first["run"]
-    [result] = [r for r in second["results"] if r["provider_org_id"] == org]
+    [result] = [
+        r
+        for r in second["results"]
+        if r["provider_org_id"] == org and r["measure_id"] == "surrogate-identified"
+    ]
     assert (Decimal(result["rate"]), result["reported"]) == (Decimal("1.000000"), True)
     current = (
         await http.get(
             f"{stack.url('quality')}/measures/results", params={"period": PERIOD, "provider_org_id": org}
         )
     ).json()["results"]
-    assert [(r["score_id"], r["run"]) for r in current] == [(result["score_id"], second["run"])]
+    surrogate = [r for r in current if r["measure_id"] == "surrogate-identified"]
+    assert [(r["score_id"], r["run"]) for r in surrogate] == [(result["score_id"], second["run"])]
     republished = await stack.wait_for_event(
         "quality.events", lambda e: e.type == SCORED and e.data["score_id"] == result["score_id"]
     )
@@ -130,7 +146,11 @@ async def test_organization_with_only_new_members_is_scored_but_not_reported(sta
     org = f"org-{uuid.uuid4().hex[:8]}"
     await stack.publish(enrolled(f"M-{uuid.uuid4().hex[:10]}", org, date(2030, 3, 25)))
     outcome = await run_until(http, stack, org, (0, 0))
-    [result] = [r for r in outcome["results"] if r["provider_org_id"] == org]
+    [result] = [
+        r
+        for r in outcome["results"]
+        if r["provider_org_id"] == org and r["measure_id"] == "surrogate-identified"
+    ]
     assert (result["rate"], result["reported"]) == (None, False)
 
 

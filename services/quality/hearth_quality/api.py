@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_platform.app import DatabaseDep
 from hearth_schemas.base import Identifier, Month
@@ -13,10 +13,14 @@ from hearth_schemas.base import Identifier, Month
 from . import handlers
 from .domain import MeasureResult
 from .measures import CATALOGUE
+from .ratio import RatioMeasure
 
 router = APIRouter(tags=["measures"])
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MULTIPLIERS: dict[str, Decimal] = {
+    m.measure_id: m.multiplier if isinstance(m, RatioMeasure) else Decimal(1) for m in CATALOGUE
+}
 
 
 class MeasureOut(BaseModel):
@@ -25,6 +29,10 @@ class MeasureOut(BaseModel):
     title: str
     period_kind: str
     minimum_denominator: int
+    multiplier: Decimal = Field(
+        description="The published rate is numerator / denominator; rate x multiplier is the "
+        "figure of the specification (12,000 for a rate per 1,000 member-months, annualized)."
+    )
 
 
 class RunIn(BaseModel):
@@ -42,6 +50,7 @@ class ResultOut(BaseModel):
     numerator: int
     denominator: int
     rate: Decimal | None
+    scaled_rate: Decimal | None = Field(description="rate x the measure's multiplier")
     reported: bool
     run: int
     computed_at: datetime
@@ -49,6 +58,7 @@ class ResultOut(BaseModel):
     @classmethod
     def of(cls, r: MeasureResult) -> "ResultOut":
         s = r.score
+        multiplier = MULTIPLIERS.get(s.measure_id, Decimal(1))
         return cls(
             score_id=r.score_id,
             provider_org_id=s.provider_org_id,
@@ -58,6 +68,7 @@ class ResultOut(BaseModel):
             numerator=s.numerator,
             denominator=s.denominator,
             rate=s.rate,
+            scaled_rate=None if s.rate is None else s.rate * multiplier,
             reported=s.reported,
             run=r.run,
             computed_at=r.computed_at,
@@ -86,6 +97,7 @@ async def get_measures() -> list[MeasureOut]:
             title=m.title,
             period_kind=m.period_kind,
             minimum_denominator=m.minimum_denominator,
+            multiplier=MULTIPLIERS[m.measure_id],
         )
         for m in CATALOGUE
     ]

@@ -6,6 +6,7 @@ from hearth_platform.app import ServiceDefinition, create_app
 
 from .api import router
 from .handlers import handlers
+from .intake_api import router as intake_router
 from .tables import metadata, platform
 
 definition = ServiceDefinition(
@@ -13,7 +14,7 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router],
+    routers=[router, intake_router],
     handlers=handlers,
     description="Quality facts, the measure engine and performance scores that feed payment.",
 )

@@ -1,11 +1,13 @@
 """The measure engine: facts, periods, and the evaluation of a declared measure. Plain Python.
 
 A measure is evaluated over *cases*: one case is one enrolment of a member with one provider
-organization, together with what is known about that member (assessments today; surveys, visits
-and claims later). A measure declares three predicates over a case and a period (denominator,
+organization, together with what is known about that member (assessments, visits, surveys and
+claim lines). A measure declares three predicates over a case and a period (denominator,
 exclusions, numerator); the engine does the rest the same way for every measure: it groups the
 cases of the period by organization and member, counts, computes the rate and suppresses it below
 the measure's minimum denominator. Adding a measure is declaring one `Measure` in `measures.py`.
+Measures that count events rather than members (visits, admissions, survey answers) are declared
+as a `RatioMeasure` (ratio.py) and scored the same way per organization.
 """
 
 import calendar
@@ -15,9 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from hearth_platform.errors import Invalid
+
+from .facts import ClaimLine, Survey, Visit
 
 RATE_PLACES = Decimal("0.000001")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -73,6 +77,9 @@ class Enrolment:
             return True
         return self.ended_on > period.start and self.ended_on > self.effective_date
 
+    def enrolled_on(self, day: date) -> bool:
+        return self.effective_date <= day and (self.ended_on is None or day < self.ended_on)
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -88,12 +95,18 @@ class Assessment:
     advance_directive_on_file: bool = False
 
 
+F = TypeVar("F", Assessment, Visit, Survey, ClaimLine)
+
+
 @dataclass(frozen=True)
 class Case:
     """One enrolment and what is known about its member: what a measure's predicates look at."""
 
     enrolment: Enrolment
     assessments: tuple[Assessment, ...] = ()
+    visits: tuple[Visit, ...] = ()
+    surveys: tuple[Survey, ...] = ()
+    claim_lines: tuple[ClaimLine, ...] = ()
 
 
 CasePredicate = Callable[[Case, Period], bool]
@@ -131,6 +144,9 @@ class Measure:
     def period(self, label: str) -> Period:
         return Period.month(label)
 
+    def score(self, population: "Population", period: Period) -> "list[MeasureScore]":
+        return score(self, population, period)
+
 
 @dataclass(frozen=True)
 class MeasureScore:
@@ -146,27 +162,56 @@ class MeasureScore:
     reported: bool
 
 
+def _by_member(facts: Iterable[F]) -> dict[str, list[F]]:
+    grouped: dict[str, list[F]] = defaultdict(list)
+    for fact in facts:
+        grouped[fact.member_id].append(fact)
+    return grouped
+
+
 @dataclass(frozen=True)
 class Population:
-    """The facts loaded for one period: enrolments and each member's assessments."""
+    """The facts loaded for one period: enrolments and each member's assessments, visits,
+    surveys and claim lines."""
 
     enrolments: tuple[Enrolment, ...]
     assessments: Mapping[str, tuple[Assessment, ...]] = field(default_factory=dict)
+    visits: Mapping[str, tuple[Visit, ...]] = field(default_factory=dict)
+    surveys: Mapping[str, tuple[Survey, ...]] = field(default_factory=dict)
+    claim_lines: Mapping[str, tuple[ClaimLine, ...]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, enrolments: Iterable[Enrolment], assessments: Iterable[Assessment] = ()) -> "Population":
-        by_member: dict[str, list[Assessment]] = defaultdict(list)
-        for a in assessments:
-            by_member[a.member_id].append(a)
+    def of(
+        cls,
+        enrolments: Iterable[Enrolment],
+        assessments: Iterable[Assessment] = (),
+        visits: Iterable[Visit] = (),
+        surveys: Iterable[Survey] = (),
+        claim_lines: Iterable[ClaimLine] = (),
+    ) -> "Population":
         return cls(
             tuple(enrolments),
-            {m: tuple(sorted(items, key=lambda a: a.assessed_on)) for m, items in by_member.items()},
+            {
+                m: tuple(sorted(items, key=lambda a: a.assessed_on))
+                for m, items in _by_member(assessments).items()
+            },
+            {m: tuple(items) for m, items in _by_member(visits).items()},
+            {m: tuple(items) for m, items in _by_member(surveys).items()},
+            {m: tuple(items) for m, items in _by_member(claim_lines).items()},
+        )
+
+    def case(self, enrolment: Enrolment) -> Case:
+        member = enrolment.member_id
+        return Case(
+            enrolment,
+            self.assessments.get(member, ()),
+            self.visits.get(member, ()),
+            self.surveys.get(member, ()),
+            self.claim_lines.get(member, ()),
         )
 
     def cases(self, period: Period) -> list[Case]:
-        return [
-            Case(e, self.assessments.get(e.member_id, ())) for e in self.enrolments if e.active_in(period)
-        ]
+        return [self.case(e) for e in self.enrolments if e.active_in(period)]
 
 
 def rate(numerator: int, denominator: int) -> Decimal:
@@ -210,11 +255,25 @@ def score(measure: Measure, population: Population, period: Period) -> list[Meas
     return scores
 
 
-def score_all(measures: Iterable[Measure], population: Population, period_label: str) -> list[MeasureScore]:
+class Scorable(Protocol):
+    """What the engine needs of any kind of measure (`Measure`, `RatioMeasure`)."""
+
+    measure_id: str
+    version: str
+    title: str
+    period_kind: Literal["month"]
+    minimum_denominator: int
+
+    def period(self, label: str) -> Period: ...
+
+    def score(self, population: Population, period: Period) -> list[MeasureScore]: ...
+
+
+def score_all(measures: Iterable[Scorable], population: Population, period_label: str) -> list[MeasureScore]:
     """Every measure of the catalogue for one period, ordered by measure then organization."""
     results: list[MeasureScore] = []
     for measure in measures:
-        results.extend(score(measure, population, measure.period(period_label)))
+        results.extend(measure.score(population, measure.period(period_label)))
     return results
 
 

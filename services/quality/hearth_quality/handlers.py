@@ -1,7 +1,9 @@
 """Commands and consumed events of the quality service.
 
-Consumed facts (enrolments, disenrolments, tier changes, assessments) are stored set-based: one
-multi-row upsert per run of events, whatever order they arrive in. `MonthClosed` scores the month
+Consumed facts (enrolments, disenrolments, tier changes, assessments, claim lines) are stored
+set-based: one multi-row upsert per run of events, whatever order they arrive in. Visits and
+surveys come from provider organizations over HTTP and are checked against the member's
+enrolments with the organization before they are stored. `MonthClosed` scores the month
 for every organization with enrolled members; `run_measures` does the same on demand. Each
 computation is a new run of the period whose results become current and go out as
 `PerformanceScored`, in the same transaction.
@@ -10,13 +12,14 @@ computation is a new run of the period whose results become current and go out a
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from hearth_platform.cloudevents import Envelope
 from hearth_platform.db import Database, UnitOfWork
 from hearth_platform.handlers import HandlerRegistry, Received
 from hearth_schemas import (
     AssessmentCompleted,
+    ClaimLineReceived,
     MemberDisenrolled,
     MemberEnrolled,
     MonthClosed,
@@ -25,6 +28,8 @@ from hearth_schemas import (
 )
 
 from .domain import MeasureResult, Period, score_all
+from .facts import Survey, Visit
+from .intake import check_reported_on
 from .measures import CATALOGUE
 from .repository import FactRepository, ResultRepository
 
@@ -68,6 +73,7 @@ async def _compute(
                 rate=r.score.rate,
                 reported=r.score.reported,
                 computed_at=r.computed_at,
+                run=r.run,
             ),
             caused_by=caused_by,
             aggregatetype="measure_result",
@@ -85,6 +91,26 @@ async def run_measures(db: Database, period: str) -> MeasureRun:
         outcome = await _compute(uow, period, "on_demand")
         await uow.commit()
         return outcome
+
+
+async def record_visit(db: Database, visit: Visit, today: date) -> None:
+    """Store a reported visit, or refuse it (unknown member, outside the enrolment, future)."""
+    async with db.unit_of_work() as uow:
+        facts = FactRepository(uow.conn)
+        enrolled = await facts.enrolments_with(visit.member_id, visit.provider_org_id)
+        check_reported_on("visit_date", visit.visit_date, enrolled, today)
+        await facts.add_visit(visit, datetime.now(UTC))
+        await uow.commit()
+
+
+async def record_survey(db: Database, survey: Survey, today: date) -> None:
+    """Store a returned survey, or refuse it on the same terms as a visit."""
+    async with db.unit_of_work() as uow:
+        facts = FactRepository(uow.conn)
+        enrolled = await facts.enrolments_with(survey.member_id, survey.provider_org_id)
+        check_reported_on("survey_date", survey.survey_date, enrolled, today)
+        await facts.add_survey(survey, datetime.now(UTC))
+        await uow.commit()
 
 
 async def current_results(db: Database, period: str, provider_org_id: str | None) -> list[MeasureResult]:
@@ -153,6 +179,24 @@ async def on_assessment_completed(uow: UnitOfWork, items: list[Received[Assessme
             "surrogate_relationship": e.surrogate_relationship,
             "goals_of_care_documented": e.goals_of_care_documented,
             "advance_directive_on_file": e.advance_directive_on_file,
+        }
+        for e in (i.event for i in items)
+    )
+
+
+@handlers.on(ClaimLineReceived)
+async def on_claim_line_received(uow: UnitOfWork, items: list[Received[ClaimLineReceived]]) -> None:
+    """Only the utilization fields are kept; a corrected line (same claim and line) replaces it."""
+    await FactRepository(uow.conn).add_claim_lines(
+        {
+            "claim_id": e.claim_id,
+            "line_number": e.line_number,
+            "member_id": e.member_id,
+            "claim_type": e.claim_type,
+            "service_from": e.service_from,
+            "service_to": e.service_to,
+            "admission_type": e.admission_type,
+            "ed_visit": e.ed_visit,
         }
         for e in (i.event for i in items)
     )

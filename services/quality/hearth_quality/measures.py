@@ -1,59 +1,108 @@
-"""The measure catalogue: each measure declared once, as data plus three small predicates.
+"""The measure catalogue: each measure declared once, as data plus small predicates or tallies.
 
-Thresholds that come from measure specifications (windows, minimum denominators) are parameters
-of the declaration, never constants inside the engine.
+Thresholds that come from measure specifications (windows, minimum counts, code lists) are read
+from `measures.toml`, never constants inside the engine; a change there that changes results is a
+new version of the measure.
 """
 
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
-from .domain import Case, Measure, Period
+from .domain import Assessment, Case, Measure, Period, Scorable
+from .measures_experience import feeling_heard_measures
+from .measures_utilization import utilization_measures
+from .measures_visits import visit_measures
 
-SURROGATE_WINDOW_DAYS = 30
-
-
-def _window_end(case: Case) -> date:
-    return case.enrolment.effective_date + timedelta(days=SURROGATE_WINDOW_DAYS)
-
-
-def _surrogate_identified_by(case: Case, last_day: date) -> bool:
-    return any(a.surrogate_identified and a.assessed_on <= last_day for a in case.assessments)
+PARAMETERS: Mapping[str, Any] = tomllib.loads((Path(__file__).parent / "measures.toml").read_text())
 
 
-def _surrogate_identified_in_window(case: Case, _period: Period) -> bool:
-    """An assessment that identified a surrogate, dated on or before enrolment + 30 days. The
-    initial assessment precedes enrolment, so a surrogate found there counts."""
-    return _surrogate_identified_by(case, _window_end(case))
+@dataclass(frozen=True)
+class DocumentedWithinWindow:
+    """A care process documented in an assessment within `window_days` of enrolment.
+
+    A member counts as a success as soon as an assessment dated inside the window documents it
+    (the initial assessment precedes enrolment, so it counts), and as a miss only once the whole
+    window has passed without it. A member still inside the window with nothing yet is left out
+    of the month and counted when the outcome is known. A member who left (death, hospice) before
+    the window ran out, with nothing documented, is excluded: the team never had the full window.
+    Facts are only looked at up to the period's last day, so a recomputation never looks past it.
+    """
+
+    documented: Callable[[Assessment], bool]
+    window_days: int
+
+    def window_end(self, case: Case) -> date:
+        return case.enrolment.effective_date + timedelta(days=self.window_days)
+
+    def documented_by(self, case: Case, last_day: date) -> bool:
+        return any(self.documented(a) and a.assessed_on <= last_day for a in case.assessments)
+
+    def met(self, case: Case, _period: Period) -> bool:
+        return self.documented_by(case, self.window_end(case))
+
+    def outcome_known(self, case: Case, period: Period) -> bool:
+        end = self.window_end(case)
+        return end <= period.end or self.documented_by(case, min(end, period.end))
+
+    def left_within_window_without_it(self, case: Case, period: Period) -> bool:
+        ended = case.enrolment.ended_on
+        return ended is not None and ended <= self.window_end(case) and not self.met(case, period)
 
 
-def _outcome_known(case: Case, period: Period) -> bool:
-    """The member's outcome is known at the end of the period: either the 30 days have run out,
-    or a surrogate was already identified within them (dated by the period's last day, so a
-    recomputation never looks past the period)."""
-    return _window_end(case) <= period.end or _surrogate_identified_by(
-        case, min(_window_end(case), period.end)
+def documented_within_window(
+    measure_id: str, title: str, documented: Callable[[Assessment], bool], params: Mapping[str, Any]
+) -> Measure:
+    rule = DocumentedWithinWindow(documented, int(params["window_days"]))
+    return Measure(
+        measure_id=measure_id,
+        version=str(params["version"]),
+        title=f"{title} within {rule.window_days} days of enrolment",
+        denominator=rule.outcome_known,
+        exclusions=rule.left_within_window_without_it,
+        numerator=rule.met,
+        minimum_denominator=int(params["minimum_denominator"]),
     )
 
 
-def _left_within_window_without_surrogate(case: Case, period: Period) -> bool:
-    """Death, hospice or another disenrolment before the window ran out, with no surrogate yet:
-    the team never had the full 30 days, so the member does not count against it."""
-    ended = case.enrolment.ended_on
-    left_early = ended is not None and ended <= _window_end(case)
-    return left_early and not _surrogate_identified_in_window(case, period)
+def _surrogate_identified(a: Assessment) -> bool:
+    return a.surrogate_identified
 
 
-SURROGATE_IDENTIFIED = Measure(
-    measure_id="surrogate-identified",
-    version="1",
-    title="Surrogate decision maker identified within 30 days of enrolment",
-    # Members enrolled at any time in the month whose outcome is known by the month's last day:
-    # a member counts as a success as soon as a surrogate is identified, and as a miss only once
-    # the full 30 days have passed without one. A member still inside the window with no
-    # surrogate yet is left out of this month and counted when the outcome is known.
-    denominator=_outcome_known,
-    exclusions=_left_within_window_without_surrogate,
-    numerator=_surrogate_identified_in_window,
-    minimum_denominator=1,
+def _advance_care_plan(a: Assessment) -> bool:
+    """MIPS #047: an advance care plan or a surrogate decision maker documented; here an
+    advance directive on file or a documented goals-of-care conversation."""
+    return a.advance_directive_on_file or a.goals_of_care_documented
+
+
+def catalogue(params: Mapping[str, Any]) -> tuple[Scorable, ...]:
+    """Every shipped measure, declared from `params` (the content of measures.toml)."""
+    return (
+        documented_within_window(
+            "surrogate-identified",
+            "Surrogate decision maker identified",
+            _surrogate_identified,
+            params["surrogate_identified"],
+        ),
+        documented_within_window(
+            "advance-care-plan-documented",
+            "Advance directive on file or goals of care documented",
+            _advance_care_plan,
+            params["advance_care_plan"],
+        ),
+        *feeling_heard_measures(params["feeling_heard"]),
+        *visit_measures(params["visits"]),
+        *utilization_measures(params["utilization"]),
+    )
+
+
+CATALOGUE: tuple[Scorable, ...] = catalogue(PARAMETERS)
+SURROGATE_IDENTIFIED: Measure = next(
+    m for m in CATALOGUE if isinstance(m, Measure) and m.measure_id == "surrogate-identified"
 )
-
-CATALOGUE: tuple[Measure, ...] = (SURROGATE_IDENTIFIED,)
+ADVANCE_CARE_PLAN: Measure = next(
+    m for m in CATALOGUE if isinstance(m, Measure) and m.measure_id == "advance-care-plan-documented"
+)

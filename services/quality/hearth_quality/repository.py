@@ -10,7 +10,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .domain import Assessment, Enrolment, MeasureResult, MeasureScore, Period, Population
-from .tables import assessments, disenrolments, enrolments, measure_results, measure_runs, tier_changes
+from .facts import FHU_ITEMS, ClaimLine, Survey, Visit
+from .tables import (
+    assessments,
+    claim_lines,
+    disenrolments,
+    enrolments,
+    measure_results,
+    measure_runs,
+    surveys,
+    tier_changes,
+    visits,
+)
 
 
 def _last_per_key(rows: Iterable[dict[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
@@ -70,9 +81,53 @@ class FactRepository:
     async def add_assessments(self, rows: Iterable[dict[str, Any]]) -> None:
         await self._upsert(assessments, rows)
 
+    async def add_claim_lines(self, rows: Iterable[dict[str, Any]]) -> None:
+        await self._upsert(claim_lines, rows)
+
+    async def enrolments_with(self, member_id: str, provider_org_id: str) -> list[Enrolment]:
+        """The member's enrolments with one organization, each with its disenrolment if known."""
+        rows = await self.conn.execute(
+            select(
+                enrolments.c.enrollment_id,
+                enrolments.c.effective_date,
+                disenrolments.c.effective_date.label("ended_on"),
+                disenrolments.c.reason,
+            )
+            .select_from(
+                enrolments.outerjoin(
+                    disenrolments, disenrolments.c.enrollment_id == enrolments.c.enrollment_id
+                )
+            )
+            .where(enrolments.c.member_id == member_id, enrolments.c.provider_org_id == provider_org_id)
+        )
+        return [
+            Enrolment(r.enrollment_id, member_id, provider_org_id, r.effective_date, r.ended_on, r.reason)
+            for r in rows
+        ]
+
+    async def add_visit(self, visit: Visit, received_at: datetime) -> None:
+        await self.conn.execute(visits.insert().values(**vars(visit), received_at=received_at))
+
+    async def add_survey(self, survey: Survey, received_at: datetime) -> None:
+        await self.conn.execute(
+            surveys.insert().values(
+                survey_id=survey.survey_id,
+                member_id=survey.member_id,
+                provider_org_id=survey.provider_org_id,
+                survey_date=survey.survey_date,
+                mode=survey.mode,
+                proxy=survey.proxy,
+                pain_help=survey.pain_help,
+                received_at=received_at,
+                **{item: survey.answers[item] for item in FHU_ITEMS},
+            )
+        )
+
     async def population(self, period: Period) -> Population:
         """Enrolments in force at some time in the period (a superset check; the domain decides
-        exactly) and every assessment of their members: two queries whatever the size."""
+        exactly), every assessment of their members, and their visits, surveys and claim lines
+        dated in the period (with every line of a claim that has one there): five queries
+        whatever the size."""
         in_period = and_(
             enrolments.c.effective_date <= period.end,
             or_(disenrolments.c.effective_date.is_(None), disenrolments.c.effective_date > period.start),
@@ -94,6 +149,23 @@ class FactRepository:
         )
         members = select(enrolments.c.member_id).select_from(joined).where(in_period)
         found = await self.conn.execute(select(assessments).where(assessments.c.member_id.in_(members)))
+        visited = await self.conn.execute(
+            select(visits).where(
+                visits.c.member_id.in_(members), visits.c.visit_date.between(period.start, period.end)
+            )
+        )
+        surveyed = await self.conn.execute(
+            select(surveys).where(
+                surveys.c.member_id.in_(members), surveys.c.survey_date.between(period.start, period.end)
+            )
+        )
+        claims_in_period = select(claim_lines.c.claim_id).where(
+            claim_lines.c.member_id.in_(members),
+            claim_lines.c.service_from.between(period.start, period.end),
+        )
+        claimed = await self.conn.execute(
+            select(claim_lines).where(claim_lines.c.claim_id.in_(claims_in_period))
+        )
         return Population.of(
             (
                 Enrolment(
@@ -113,6 +185,38 @@ class FactRepository:
                     advance_directive_on_file=a.advance_directive_on_file,
                 )
                 for a in found
+            ),
+            (
+                Visit(
+                    v.visit_id, v.member_id, v.provider_org_id, v.visit_date, v.discipline, v.mode, v.minutes
+                )
+                for v in visited
+            ),
+            (
+                Survey(
+                    s.survey_id,
+                    s.member_id,
+                    s.provider_org_id,
+                    s.survey_date,
+                    s.mode,
+                    s.proxy,
+                    {item: getattr(s, item) for item in FHU_ITEMS},
+                    s.pain_help,
+                )
+                for s in surveyed
+            ),
+            (
+                ClaimLine(
+                    c.claim_id,
+                    c.line_number,
+                    c.member_id,
+                    c.claim_type,
+                    c.service_from,
+                    c.service_to,
+                    c.admission_type,
+                    c.ed_visit,
+                )
+                for c in claimed
             ),
         )
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     Table,
     Text,
     text,
@@ -113,4 +114,54 @@ measure_results = Table(
         postgresql_where=text("current"),
     ),
     Index("measure_results_run", "period", "run"),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("visit_id", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("visit_date", Date, nullable=False),
+    Column("discipline", Text, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("visits_member", "member_id"),
+    Index("visits_date", "visit_date"),
+)
+
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("survey_id", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("survey_date", Date, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("proxy", Boolean, nullable=False),
+    # The four "Feeling Heard and Understood" items, 1..5 (5 = "completely true").
+    Column("heard_and_understood", SmallInteger, nullable=False),
+    Column("best_interests_first", SmallInteger, nullable=False),
+    Column("seen_as_person", SmallInteger, nullable=False),
+    Column("understood_what_matters", SmallInteger, nullable=False),
+    Column("pain_help", SmallInteger),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("surveys_member", "member_id"),
+    Index("surveys_date", "survey_date"),
+)
+
+claim_lines = Table(
+    "claim_lines",
+    metadata,
+    Column("claim_id", Text, primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("claim_type", Text, nullable=False),
+    Column("service_from", Date, nullable=False),
+    Column("service_to", Date, nullable=False),
+    Column("admission_type", Text),
+    Column("ed_visit", Boolean, nullable=False),
+    Index("claim_lines_member", "member_id"),
+    Index("claim_lines_service_from", "service_from"),
 )

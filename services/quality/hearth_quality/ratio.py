@@ -1,0 +1,136 @@
+"""Ratio measures: events counted per organization over a denominator that is itself a count
+(member-months, visits, surveys). Plain Python.
+
+A proportion `Measure` counts members; visits per member-month, admissions per member-months or
+the share of top-box survey answers count events. A `RatioMeasure` declares two tallies over a
+*membership* (one member's enrolments with one organization in the period, and the member's
+facts); the engine sums them per organization, computes numerator / denominator and suppresses
+the rate below the declared minimum denominator, exactly as for a proportion.
+
+The published rate is numerator / denominator, never scaled: `PerformanceScored.rate` holds at
+most three digits before the decimal point, and a rate per 1,000 member-months routinely passes
+1,000. The declared `multiplier` (12,000 for "per 1,000 member-months, annualized") turns it into
+the figure of the specification; the API shows both.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from .domain import Assessment, Enrolment, MeasureScore, Period, Population, rate
+from .facts import ClaimLine, Survey, Visit
+
+# PerformanceScored.rate: at most 9 digits, 6 after the point.
+RATE_CEILING = Decimal("1000")
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One member with one organization in a period: every enrolment there in force during the
+    period (a member who left and came back has two), and the member's facts."""
+
+    provider_org_id: str
+    member_id: str
+    enrolments: tuple[Enrolment, ...]
+    assessments: tuple[Assessment, ...] = ()
+    visits: tuple[Visit, ...] = ()
+    surveys: tuple[Survey, ...] = ()
+    claim_lines: tuple[ClaimLine, ...] = ()
+
+    def enrolled_on(self, day: date) -> bool:
+        return any(e.enrolled_on(day) for e in self.enrolments)
+
+    def counts(self, day: date, period: Period) -> bool:
+        """A fact dated `day` counts for this membership in `period`: inside the period and on
+        a day the member was enrolled with the organization."""
+        return period.start <= day <= period.end and self.enrolled_on(day)
+
+
+def memberships(population: Population, period: Period) -> list[Membership]:
+    grouped: dict[tuple[str, str], list[Enrolment]] = defaultdict(list)
+    for e in population.enrolments:
+        if e.active_in(period):
+            grouped[(e.provider_org_id, e.member_id)].append(e)
+    return [
+        Membership(
+            org,
+            member,
+            tuple(enrolments),
+            population.assessments.get(member, ()),
+            population.visits.get(member, ()),
+            population.surveys.get(member, ()),
+            population.claim_lines.get(member, ()),
+        )
+        for (org, member), enrolments in grouped.items()
+    ]
+
+
+Tally = Callable[[Membership, Period], int]
+
+
+def member_months(_membership: Membership, _period: Period) -> int:
+    """A member enrolled with the organization on at least one day of the month is one
+    member-month (two enrolments in one month are still one)."""
+    return 1
+
+
+@dataclass(frozen=True)
+class RatioMeasure:
+    """A measure that counts events: identity and version, the numerator and denominator tallies
+    per membership, the minimum denominator below which the rate is not reported, and the
+    multiplier of the specification's figure (display only)."""
+
+    measure_id: str
+    version: str
+    title: str
+    numerator: Tally
+    denominator: Tally
+    minimum_denominator: int = 1
+    multiplier: Decimal = Decimal(1)
+    period_kind: Literal["month"] = "month"
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.measure_id) <= 64 or not 0 < len(self.version) <= 16:
+            raise ValueError("a measure needs an id of at most 64 and a version of at most 16 characters")
+        if self.minimum_denominator < 1:
+            raise ValueError("the minimum denominator must be at least 1 (a rate needs a denominator)")
+
+    def period(self, label: str) -> Period:
+        return Period.month(label)
+
+    def score(self, population: Population, period: Period) -> list[MeasureScore]:
+        return score_ratio(self, population, period)
+
+
+def score_ratio(measure: RatioMeasure, population: Population, period: Period) -> list[MeasureScore]:
+    """Score a ratio measure for every organization with members enrolled in `period`.
+
+    A rate that would not fit the published contract (1,000 events or more per unit) is not
+    reported rather than published wrong; the counts still are.
+    """
+    numerators: dict[str, int] = defaultdict(int)
+    denominators: dict[str, int] = defaultdict(int)
+    for m in memberships(population, period):
+        numerators[m.provider_org_id] += measure.numerator(m, period)
+        denominators[m.provider_org_id] += measure.denominator(m, period)
+    scores = []
+    for org in sorted(denominators):
+        n, d = numerators[org], denominators[org]
+        value = rate(n, d) if d else None
+        reported = d >= measure.minimum_denominator and value is not None and value < RATE_CEILING
+        scores.append(
+            MeasureScore(
+                measure_id=measure.measure_id,
+                measure_version=measure.version,
+                provider_org_id=org,
+                period=period.label,
+                numerator=n,
+                denominator=d,
+                rate=value if reported else None,
+                reported=reported,
+            )
+        )
+    return scores
