@@ -1,19 +1,27 @@
 """HTTP routes of the referral service: validate, build a command, call the handler, map."""
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hearth_platform.app import DatabaseDep, RuntimeDep
 from hearth_platform.db import current_trace
 from hearth_platform.errors import Invalid
 from hearth_schemas.base import Identifier, MemberId
 
-from . import handlers
+from . import handlers, quarterback
 
 router = APIRouter(tags=["referrals"])
+LIFECYCLE = quarterback.load_lifecycle_rules()
+# Referral ids are UUIDs; anything else (a NUL byte included) is refused before it reaches SQL.
+ReferralId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+# Ids from outside (referrers, organizations): Postgres text cannot hold a NUL, and an id has no
+# control characters, so they are refused here as 422 rather than failing in SQL.
+ExternalId = Annotated[Identifier, Field(pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Who moved a referral, and the coordinator and organization ids: printable ids, no free text.
+StaffId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@/-]+$")]
 
 
 class ReferralIn(BaseModel):
@@ -21,9 +29,9 @@ class ReferralIn(BaseModel):
 
     member_id: MemberId
     source: Literal["ehr", "aco", "care_manager"]
-    referrer_id: Identifier
+    referrer_id: ExternalId
     referral_date: date
-    provider_org_id: Identifier | None = None
+    provider_org_id: ExternalId | None = None
     goals_of_care_discussed: bool | None = Field(
         default=None, description="Whether a goals-of-care conversation happened before referral."
     )
@@ -42,7 +50,7 @@ class AssessmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    provider_org_id: Identifier
+    provider_org_id: ExternalId
     assessed_on: date
     mode: Literal["in_person", "video", "phone"]
     decision: Literal["enrol", "decline"]
@@ -118,13 +126,99 @@ async def post_referral(
 
 
 @router.get("/referrals/{referral_id}")
-async def get_referral(referral_id: str, db: DatabaseDep) -> dict[str, object]:
+async def get_referral(referral_id: ReferralId, db: DatabaseDep) -> dict[str, object]:
     return await handlers.referral_view(db, referral_id)
 
 
 @router.post("/referrals/{referral_id}/assessment", status_code=status.HTTP_201_CREATED)
-async def post_assessment(referral_id: str, body: AssessmentIn, db: DatabaseDep) -> dict[str, str]:
+async def post_assessment(referral_id: ReferralId, body: AssessmentIn, db: DatabaseDep) -> dict[str, str]:
     assessment_id = await handlers.record_assessment(
         db, referral_id, body.model_dump(), actor=body.provider_org_id
     )
     return {"assessment_id": assessment_id, "referral_id": referral_id}
+
+
+class TriageIn(BaseModel):
+    """Who takes the referral: the coordinator (quarterback), and the organization if it changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: StaffId = Field(description="Who triaged the referral.")
+    coordinator_id: StaffId
+    provider_org_id: StaffId | None = None
+
+
+class OutreachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: StaffId = Field(description="Who started reaching out to the member.")
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: StaffId = Field(description="Who booked the assessment.")
+    scheduled_for: date
+    mode: Literal["in_person", "video", "phone"]
+
+
+class CloseIn(BaseModel):
+    """Close without an assessment; `reason` is a code from lifecycle.toml for the outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: StaffId = Field(description="Who closed the referral.")
+    outcome: Literal["unable_to_reach", "closed"]
+    reason: str = Field(
+        max_length=64,
+        description="; ".join(f"{k}: {', '.join(v)}" for k, v in LIFECYCLE.close_reasons.items()),
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _known_reason(cls, reason: str, info: ValidationInfo) -> str:
+        outcome = info.data.get("outcome")
+        if outcome is not None and reason not in LIFECYCLE.close_reasons.get(outcome, ()):
+            raise ValueError(f"is not a reason code for {outcome} (lifecycle rules {LIFECYCLE.version})")
+        return reason
+
+
+_LIFECYCLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such referral."},
+    409: {"description": "The referral's state does not allow this move; the message says why."},
+}
+
+
+@router.post("/referrals/{referral_id}/triage", responses=_LIFECYCLE_RESPONSES)
+async def post_triage(referral_id: ReferralId, body: TriageIn, db: DatabaseDep) -> dict[str, Any]:
+    """A coordinator takes a received referral (emits ReferralTriaged)."""
+    return await quarterback.triage(
+        db,
+        referral_id,
+        coordinator_id=body.coordinator_id,
+        provider_org_id=body.provider_org_id,
+        actor=body.actor,
+    )
+
+
+@router.post("/referrals/{referral_id}/outreach", responses=_LIFECYCLE_RESPONSES)
+async def post_outreach(referral_id: ReferralId, body: OutreachIn, db: DatabaseDep) -> dict[str, Any]:
+    """Outreach to the member starts on a triaged referral."""
+    return await quarterback.start_outreach(db, referral_id, actor=body.actor)
+
+
+@router.post("/referrals/{referral_id}/schedule", responses=_LIFECYCLE_RESPONSES)
+async def post_schedule(referral_id: ReferralId, body: ScheduleIn, db: DatabaseDep) -> dict[str, Any]:
+    """Book the initial assessment (emits AssessmentScheduled)."""
+    return await quarterback.schedule_assessment(
+        db, referral_id, scheduled_for=body.scheduled_for, mode=body.mode, actor=body.actor
+    )
+
+
+@router.post("/referrals/{referral_id}/close", responses=_LIFECYCLE_RESPONSES)
+async def post_close(referral_id: ReferralId, body: CloseIn, db: DatabaseDep) -> dict[str, Any]:
+    """End the referral without an assessment: unable to reach the member, or closed for a coded
+    reason (emits ReferralClosed)."""
+    return await quarterback.close(
+        db, referral_id, outcome=body.outcome, reason=body.reason, actor=body.actor
+    )

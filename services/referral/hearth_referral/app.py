@@ -5,6 +5,7 @@ from pathlib import Path
 from hearth_platform.app import ServiceDefinition, create_app
 
 from .api import router
+from .fhir_api import router as fhir_router
 from .handlers import handlers
 from .tables import metadata, platform
 
@@ -13,7 +14,7 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router],
+    routers=[router, fhir_router],
     handlers=handlers,
     description="Referrals from EHRs, ACOs and case-finding; the quarterback's queue; assessments.",
 )

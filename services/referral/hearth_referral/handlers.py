@@ -116,7 +116,7 @@ async def record_assessment(db: Database, referral_id: str, findings: dict[str, 
         await repo.save(referral)
         uow.publish(event, aggregatetype="referral")
         if referral.status is Status.DECLINED:
-            _publish_closed(uow, referral)
+            publish_closed(uow, referral)
         await uow.commit()
         return assessment_id
 
@@ -141,7 +141,7 @@ async def referral_view(db: Database, referral_id: str) -> dict[str, Any]:
         }
 
 
-def _publish_closed(uow: UnitOfWork, referral: Referral, caused_by: Any = None) -> None:
+def publish_closed(uow: UnitOfWork, referral: Referral, caused_by: Any = None) -> None:
     uow.publish(
         ReferralClosed(
             referral_id=referral.referral_id,
@@ -172,7 +172,7 @@ async def on_eligibility_determined(uow: UnitOfWork, items: list[Received[Eligib
             reason=f"{decision.stage}: {', '.join(decision.reasons) or 'not eligible'}",
         )
         await repo.save(referral)
-        _publish_closed(uow, referral, item.envelope)
+        publish_closed(uow, referral, item.envelope)
 
 
 @handlers.on(MemberEnrolled)
@@ -191,4 +191,4 @@ async def on_member_enrolled(uow: UnitOfWork, items: list[Received[MemberEnrolle
             reason=f"enrolled in tier {item.event.tier} from {item.event.effective_date}",
         )
         await repo.save(referral)
-        _publish_closed(uow, referral, item.envelope)
+        publish_closed(uow, referral, item.envelope)

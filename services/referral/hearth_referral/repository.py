@@ -3,11 +3,12 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .domain import OPEN, Referral, Status
-from .tables import assessments, referrals, transitions
+from .domain import OPEN, Referral, Status, lacks_goals_of_care
+from .fhir_task import TrackedReferral
+from .tables import assessments, referrals, service_requests, transitions
 
 
 def _referral(row: Any) -> Referral:
@@ -21,6 +22,9 @@ def _referral(row: Any) -> Referral:
         provider_org_id=row.provider_org_id,
         goals_of_care_discussed=row.goals_of_care_discussed,
         status=Status(row.status),
+        coordinator_id=row.coordinator_id,
+        assessment_scheduled_for=row.assessment_scheduled_for,
+        assessment_mode=row.assessment_mode,
     )
 
 
@@ -79,7 +83,13 @@ class ReferralRepository:
         await self.conn.execute(
             update(referrals)
             .where(referrals.c.referral_id == referral.referral_id)
-            .values(status=referral.status.value)
+            .values(
+                status=referral.status.value,
+                provider_org_id=referral.provider_org_id,
+                coordinator_id=referral.coordinator_id,
+                assessment_scheduled_for=referral.assessment_scheduled_for,
+                assessment_mode=referral.assessment_mode,
+            )
         )
         await self._save_transitions([referral])
 
@@ -127,4 +137,63 @@ class ReferralRepository:
         return [
             {"from": r.from_status, "to": r.to_status, "at": r.at, "actor": r.actor, "reason": r.reason}
             for r in rows
+        ]
+
+
+class ServiceRequestRepository:
+    """The FHIR ServiceRequests Hearth accepted and the referrals they became."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def by_request_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        """Service request id of each retry key already accepted."""
+        if not keys:
+            return {}
+        rows = await self.conn.execute(
+            select(service_requests.c.request_key, service_requests.c.service_request_id).where(
+                service_requests.c.request_key.in_(list(keys))
+            )
+        )
+        return {row.request_key: row.service_request_id for row in rows}
+
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.conn.execute(insert(service_requests), list(rows))
+
+    async def tracked(
+        self, *, task_id: str | None = None, service_request_id: str | None = None
+    ) -> list[TrackedReferral]:
+        last_transition = (
+            select(func.max(transitions.c.at))
+            .where(transitions.c.referral_id == referrals.c.referral_id)
+            .scalar_subquery()
+        )
+        query = select(
+            service_requests,
+            referrals.c.member_id,
+            referrals.c.provider_org_id,
+            referrals.c.status,
+            referrals.c.goals_of_care_discussed,
+            func.greatest(service_requests.c.accepted_at, last_transition).label("last_modified"),
+        ).join(referrals, referrals.c.referral_id == service_requests.c.referral_id)
+        if task_id is not None:
+            query = query.where(service_requests.c.task_id == task_id)
+        if service_request_id is not None:
+            query = query.where(service_requests.c.service_request_id == service_request_id)
+        rows = await self.conn.execute(query.order_by(service_requests.c.accepted_at))
+        return [
+            TrackedReferral(
+                task_id=row.task_id,
+                service_request_id=row.service_request_id,
+                referral_id=row.referral_id,
+                member_id=row.member_id,
+                referrer_id=row.referrer_id,
+                provider_org_id=row.provider_org_id,
+                status=Status(row.status),
+                accepted_at=row.accepted_at,
+                last_modified=row.last_modified,
+                needs_goals_of_care=lacks_goals_of_care(row.goals_of_care_discussed),
+            )
+            for row in rows
         ]

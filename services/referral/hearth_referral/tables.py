@@ -33,6 +33,10 @@ referrals = Table(
     Column("goals_of_care_discussed", Boolean),
     Column("status", Text, nullable=False),
     Column("idempotency_key", Text, unique=True),
+    # The quarterback who owns the referral since triage, and the assessment booked.
+    Column("coordinator_id", Text),
+    Column("assessment_scheduled_for", Date),
+    Column("assessment_mode", Text),
     Index("referrals_member", "member_id"),
     # At most one open referral per member, whichever process or batch tries to add a second.
     Index(
@@ -67,4 +71,18 @@ assessments = Table(
     Column("decision", Text, nullable=False),
     # The structured findings as sent in AssessmentCompleted (no free text).
     Column("findings", JSONB, nullable=False),
+)
+
+# Each FHIR ServiceRequest Hearth accepted, the Task that reports on it and the referral it became
+# (several ServiceRequests may link to one open referral of the member). `request_key` is the
+# sender's order identifier, hashed: a resend answers with the same Task.
+service_requests = Table(
+    "fhir_service_requests",
+    metadata,
+    Column("service_request_id", Text, primary_key=True),
+    Column("task_id", Text, nullable=False, unique=True),
+    Column("referral_id", Text, ForeignKey("referrals.referral_id"), nullable=False, index=True),
+    Column("referrer_id", Text, nullable=False),
+    Column("request_key", Text, unique=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
 )
