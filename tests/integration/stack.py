@@ -64,6 +64,9 @@ class Stack:
         port = port or self.ports.get(service) or free_port()
         self.ports.setdefault(service, port)
         env.setdefault("HEARTH_KAFKA_BOOTSTRAP", self.infra.kafka_bootstrap)
+        if database_url is not None:
+            # Another database is another deployment: it must not join the main stack's groups.
+            env.setdefault("HEARTH_CONSUMER_GROUP", f"hearth-{service}-{make_url(database_url).database}")
         proc = start_service(
             service,
             port,

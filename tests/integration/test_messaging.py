@@ -4,12 +4,16 @@ import asyncio
 import uuid
 from datetime import UTC, date, datetime
 
+import asyncpg
 import httpx
 
 from hearth_platform.cloudevents import encode, new_envelope
+from hearth_platform.db import asyncpg_dsn
 from hearth_schemas import AssessmentCompleted, ReferralReceived
 
 from .stack import Stack, metric
+
+RECEIVED = ReferralReceived.event_type()
 
 
 def referral_received(
@@ -144,26 +148,56 @@ async def test_a_service_killed_between_commit_and_publish_publishes_after_resta
     # Without its relay the service commits the referral and its outbox row but publishes nothing:
     # the state a crash right after the commit leaves behind.
     crashed = stack.start("referral", port=_port(), database_url=database, HEARTH_RELAY_ENABLED="false")
-    url = await _healthy_url(stack, crashed)
-    response = await http.post(
-        f"{url}/referrals",
-        json={"member_id": member_id, "source": "aco", "referrer_id": "aco-7", "referral_date": "2026-11-03"},
-    )
-    assert response.status_code == 201
-    referral_id = response.json()["referral_id"]
-    stack.kill(crashed)
+    try:
+        url = await _healthy_url(stack, crashed)
+        response = await http.post(
+            f"{url}/referrals",
+            json={
+                "member_id": member_id,
+                "source": "aco",
+                "referrer_id": "aco-7",
+                "referral_date": "2026-11-03",
+            },
+        )
+        assert response.status_code == 201
+        referral_id = response.json()["referral_id"]
+    finally:
+        stack.kill(crashed)
     await asyncio.sleep(1.0)
-    assert stack.events("referral.events", lambda e: e.data.get("referral_id") == referral_id) == []
+    assert (
+        stack.events(
+            "referral.events", lambda e: e.type == RECEIVED and e.data.get("referral_id") == referral_id
+        )
+        == []
+    )
 
     restarted = stack.start("referral", port=_port(), database_url=database)
-    await _healthy_url(stack, restarted)
-    await stack.wait_for_event("referral.events", lambda e: e.data.get("referral_id") == referral_id)
-    stack.kill(restarted)
-    again = stack.start("referral", port=_port(), database_url=database)
-    await _healthy_url(stack, again)
-    await asyncio.sleep(2.0)
-    assert len(stack.events("referral.events", lambda e: e.data.get("referral_id") == referral_id)) == 1
-    stack.kill(again)
+    try:
+        await _healthy_url(stack, restarted)
+        await stack.wait_for_event(
+            "referral.events", lambda e: e.type == RECEIVED and e.data.get("referral_id") == referral_id
+        )
+        conn = await asyncpg.connect(asyncpg_dsn(database))
+        try:
+            for _ in range(100):
+                if await conn.fetchval("SELECT count(*) FROM referral.outbox WHERE sent_at IS NULL") == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert await conn.fetchval("SELECT count(*) FROM referral.outbox WHERE sent_at IS NULL") == 0
+        finally:
+            await conn.close()
+        await asyncio.sleep(2.0)
+        assert (
+            len(
+                stack.events(
+                    "referral.events",
+                    lambda e: e.type == RECEIVED and e.data.get("referral_id") == referral_id,
+                )
+            )
+            == 1
+        )
+    finally:
+        stack.kill(restarted)
 
 
 def _port() -> int:

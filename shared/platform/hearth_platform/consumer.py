@@ -90,7 +90,7 @@ class Consumer:
         self.settings = db.settings
         self.service = db.service
         self.registry = registry
-        self.group = group or f"hearth-{db.service}"
+        self.group = group or db.settings.consumer_group or f"hearth-{db.service}"
         self.topics = registry.topics
         self.dlq_topic = dead_letter_topic(db.service)
         self.tables = db.platform

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     # Production Kafka deployments raise these (e.g. 10000 / 3000).
     kafka_session_timeout_ms: int = Field(default=2000, ge=500)
     kafka_heartbeat_interval_ms: int = Field(default=500, ge=100)
+    # The consumer group (default hearth-<service>); a second deployment of a service against
+    # another database on the same cluster needs its own.
+    consumer_group: str | None = None
     consumer_batch_max: int = Field(default=1000, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_retry_backoff_s: float = Field(default=0.2, gt=0)
