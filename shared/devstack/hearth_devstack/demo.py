@@ -233,11 +233,18 @@ def main(argv: list[str] | None = None) -> int:
             ]
             return [r for r in results if r["provider_org_id"] in ORGS]
 
+        by_org: dict[str, list[Any]] = {}
         for result in wait_until(scored, "quality scores"):
-            rate = f"{Decimal(result['rate']) * 100:.1f}%" if result["reported"] else "not reported"
+            by_org.setdefault(result["provider_org_id"], []).append(result)
+        for org, results in sorted(by_org.items()):
+            reported = [r for r in results if r["reported"]]
+            shown = ", ".join(
+                f"{r['measure_id']} {r['numerator']}/{r['denominator']} ({Decimal(r['rate']):.3f})"
+                for r in reported
+            )
             print(
-                f"quality      {result['provider_org_id']}: {result['measure_id']} "
-                f"{result['numerator']}/{result['denominator']} = {rate}"
+                f"quality      {org}: {shown or 'nothing reported yet'}; "
+                f"{len(results) - len(reported)} measure(s) below their minimum count"
             )
     return 0
 

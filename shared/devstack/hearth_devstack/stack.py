@@ -121,7 +121,8 @@ def up(layout: Layout, *, only_infra: bool = False) -> int:
     print(f"  postgres     {_hide_password(database_url)}")
     print(f"  kafka        {kafka_bootstrap}")
     for svc in services:
-        print(f"  {svc.name:<12} {svc.base_url}   docs {svc.base_url}/docs   metrics {svc.base_url}/metrics")
+        extra = "" if svc.optional else f"   docs {svc.base_url}/docs   metrics {svc.base_url}/metrics"
+        print(f"  {svc.name:<12} {svc.base_url}{extra}")
     print(f"Logs: {layout.logs}/<name>.log   Stop: make down   Status: make status")
     return 0
 
