@@ -10,7 +10,7 @@ Diagnostics name the element and the rule, never the submitted value (it may be 
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from typing import Any, TypeVar
@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import orjson
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
+
+from hearth_platform.fhir import FhirProblem, Issue
 
 R = TypeVar("R", bound=Resource)
 
@@ -43,32 +45,6 @@ def load_fhir_profile() -> FhirProfile:
     text = (resources.files(__package__) / "fhir.toml").read_text(encoding="utf-8")
     doc = tomllib.loads(text)
     return FhirProfile(**{**doc, "supported_purposes": tuple(doc["supported_purposes"])})
-
-
-@dataclass(frozen=True)
-class Issue:
-    expression: str
-    diagnostics: str
-    code: str = "invalid"
-
-    def as_fhir(self) -> dict[str, Any]:
-        return {
-            "severity": "error",
-            "code": self.code,
-            "diagnostics": self.diagnostics,
-            "expression": [self.expression],
-        }
-
-
-@dataclass
-class FhirProblem(Exception):
-    """The request cannot be answered; `status` is 400 for a body that is not JSON, else 422."""
-
-    issues: list[Issue] = field(default_factory=list)
-    status: int = 422
-
-    def outcome(self) -> dict[str, Any]:
-        return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in self.issues]}
 
 
 def _expression(resource_type: str, loc: Sequence[int | str]) -> str:

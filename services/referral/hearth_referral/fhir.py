@@ -23,7 +23,7 @@ Diagnostics name the element and the rule, never the submitted value (it may be 
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +32,8 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
+
+from hearth_platform.fhir import FhirProblem, Issue
 
 from .fhir_profile import FhirProfile
 
@@ -42,32 +44,6 @@ REFERRER_ID = re.compile(r"^[A-Za-z0-9._:/|-]{1,64}$")
 FHIR_ID = re.compile(r"^[A-Za-z0-9.-]{1,64}$")
 REQUIRED = ("status", "intent", "subject")
 REQUESTER_TYPES = ("Practitioner", "PractitionerRole", "Organization")
-
-
-@dataclass(frozen=True)
-class Issue:
-    expression: str
-    diagnostics: str
-    code: str = "invalid"
-
-    def as_fhir(self) -> dict[str, Any]:
-        return {
-            "severity": "error",
-            "code": self.code,
-            "diagnostics": self.diagnostics,
-            "expression": [self.expression],
-        }
-
-
-@dataclass
-class FhirProblem(Exception):
-    """The request cannot be answered; `status` is 400 for a body that is not JSON, else 422."""
-
-    issues: list[Issue] = field(default_factory=list)
-    status: int = 422
-
-    def outcome(self) -> dict[str, Any]:
-        return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in self.issues]}
 
 
 @dataclass(frozen=True)
