@@ -11,12 +11,12 @@ tier change: this tier from then on; disenrolment: not enrolled from then on), s
 describe what eligibility last said, whatever order the effective dates came in.
 """
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
+from hearth_platform.ids import new_id
 from hearth_schemas import AssessmentCompleted
 
 from .contracts import Contract, ContractBook
@@ -54,7 +54,7 @@ def accrue_assessment_fees(
             in_force[key] = book.in_force(assessment.provider_org_id, None, assessment.assessed_on)
         contract = in_force[key]
         fees[assessment.assessment_id] = AssessmentFee(
-            accrual_id=str(uuid.uuid4()),
+            accrual_id=new_id(),
             assessment_id=assessment.assessment_id,
             member_id=assessment.member_id,
             provider_org_id=assessment.provider_org_id,

@@ -20,12 +20,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .cloudevents import new_event_id, new_traceparent
 from .coalesce import C, Coalescer, R, SetBased
 from .consumer import Consumer, is_infrastructure_fault
 from .db import Database, TraceContext, current_trace
 from .errors import add_exception_handlers, error_body
 from .handlers import HandlerRegistry
+from .ids import new_id, new_traceparent
 from .logging import configure_logging
 from .metrics import HTTP_REQUESTS, HTTP_SECONDS
 from .migrations import upgrade
@@ -107,7 +107,7 @@ class RequestContext:
             return
         traceparent = headers.get(b"traceparent", b"").decode() or new_traceparent()
         # Every event a request causes shares one correlation id, given or new.
-        correlation = headers.get(b"x-correlation-id", b"").decode() or new_event_id()
+        correlation = headers.get(b"x-correlation-id", b"").decode() or new_id()
         token = current_trace.set(TraceContext(correlation_id=correlation, traceparent=traceparent))
         status = 500
         started = time.perf_counter()

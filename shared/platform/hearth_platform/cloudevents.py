@@ -3,8 +3,6 @@
 `Envelope` is what travels; `encode` and `decode` are the only places that know the header names.
 """
 
-import random
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,25 +11,11 @@ import orjson
 
 from hearth_schemas import Event
 
+from .ids import new_id
+
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
-
-
-# Event ids and trace ids must be unique, not secret: a seeded PRNG avoids a getrandom system
-# call per id, which costs more than the rest of publishing an event on these machines.
-_ids = random.Random(secrets.randbits(128))
-
-
-def new_event_id() -> str:
-    """A random (version 4) UUID in its usual text form."""
-    h = f"{_ids.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
-def new_traceparent() -> str:
-    """A W3C trace context for work that arrives without one (a new trace)."""
-    return f"00-{_ids.getrandbits(128):032x}-{_ids.getrandbits(64):016x}-01"
 
 
 class UndecodableEvent(ValueError):
@@ -67,7 +51,7 @@ def new_envelope(
     event_id: str | None = None,
     time: datetime | None = None,
 ) -> Envelope:
-    eid = event_id or new_event_id()
+    eid = event_id or new_id()
     return Envelope(
         id=eid,
         source=source,

@@ -247,8 +247,8 @@ class Consumer:
         result = await uow.conn.execute(
             self.tables.inbox_claim, {"group": self.group, "rows": json_rows(rows)}
         )
-        claimed = {(r.event_source, r.event_id) for r in result}
-        return [it for key, it in unique.items() if key in claimed]
+        seen_before = {(r.event_source, r.event_id) for r in result}
+        return [it for key, it in unique.items() if key not in seen_before]
 
     async def _handle(self, uow: UnitOfWork, items: Sequence[Item]) -> list[Item]:
         """Run the handlers over runs of same-type events, in order; park what is not ready."""

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from hearth_schemas import Event
 
-from .cloudevents import Envelope, ce_headers, new_event_id, new_traceparent
+from .cloudevents import Envelope, ce_headers
+from .ids import new_id, new_traceparent
 from .settings import Settings
 from .tables import PlatformTables
 
@@ -114,7 +115,7 @@ class UnitOfWork:
         """Stage `event` in the outbox. Its trace context comes from the event that caused it, or
         the one given (a coalesced request's own), or the unit of work's."""
         trace = TraceContext.caused_by(caused_by) if caused_by else (trace or self.trace)
-        event_id = new_event_id()
+        event_id = new_id()
         subject = event.subject()
         headers = ce_headers(
             id=event_id,

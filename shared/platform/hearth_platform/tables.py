@@ -75,11 +75,18 @@ class PlatformTables:
                 ORDER BY n'''
         )
         self.inbox_claim = text(
-            f'''INSERT INTO "{s}".inbox (consumer_group, event_source, event_id, event_type)
-                SELECT :group, source, id, type
-                FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(source text, id text, type text)
-                ON CONFLICT DO NOTHING
-                RETURNING event_source, event_id'''
+            # Answers the events already in the inbox (usually none), not the many just claimed.
+            f'''WITH batch AS (
+                    SELECT source, id, type FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(source text, id text, type text)
+                ), claimed AS (
+                    INSERT INTO "{s}".inbox (consumer_group, event_source, event_id, event_type)
+                    SELECT :group, source, id, type FROM batch
+                    ON CONFLICT DO NOTHING
+                    RETURNING event_source, event_id
+                )
+                SELECT b.source AS event_source, b.id AS event_id FROM batch b
+                LEFT JOIN claimed c ON c.event_source = b.source AND c.event_id = b.id
+                WHERE c.event_id IS NULL'''
         )
 
     @property
