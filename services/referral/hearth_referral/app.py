@@ -7,6 +7,7 @@ from hearth_platform.app import ServiceDefinition, create_app
 from .api import router
 from .fhir_api import router as fhir_router
 from .handlers import handlers
+from .import_api import router as import_router
 from .tables import metadata, platform
 
 definition = ServiceDefinition(
@@ -14,7 +15,7 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router, fhir_router],
+    routers=[import_router, router, fhir_router],
     handlers=handlers,
     description="Referrals from EHRs, ACOs and case-finding; the quarterback's queue; assessments.",
 )

@@ -13,6 +13,7 @@ import io
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hearth_devstack import stack
 
@@ -36,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the synthetic-population demo against the running stack")
     demo.add_argument("args", nargs=argparse.REMAINDER, help="passed on to the demo")
     demo.set_defaults(handler=_demo)
+
+    referrals = commands.add_parser("referrals", help="work with the referral service")
+    referral_commands = referrals.add_subparsers(dest="referrals_command", required=True, metavar="COMMAND")
+    import_list = referral_commands.add_parser("import", help="import a referral list (CSV or NDJSON)")
+    import_list.add_argument(
+        "file", type=Path, help="a .csv file with a header row, or NDJSON (one referral a line)"
+    )
+    import_list.add_argument("--url", default="http://127.0.0.1:8001", help="the referral service")
+    import_list.set_defaults(handler=_import_referrals)
     return parser
 
 
@@ -68,6 +78,12 @@ def _demo(args: argparse.Namespace) -> int:
         print("hearth demo: not available yet (hearth_devstack/demo.py is missing)", file=sys.stderr)
         return 2
     return int(demo.main(list(args.args)) or 0)
+
+
+def _import_referrals(args: argparse.Namespace) -> int:
+    from hearth_devstack.referral_import import import_referrals
+
+    return import_referrals(args.file, args.url)
 
 
 if __name__ == "__main__":
