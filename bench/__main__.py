@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .bulk_import import bulk_import
 from .http_load import http_endpoints
 from .infra import bench_infra
 from .kafka_raw import kafka_raw
@@ -47,7 +48,7 @@ def table(rows: list[tuple[str, str, str, str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    parser.add_argument("--only", choices=["kafka", "pipeline", "http"], help="run one benchmark")
+    parser.add_argument("--only", choices=["kafka", "pipeline", "http", "import"], help="run one benchmark")
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
     run = lambda name: args.only in (None, name)  # noqa: E731
@@ -106,6 +107,17 @@ def main() -> None:
                         ">= 0.25 of bare",
                     )
                 )
+        if run("import"):
+            imports = bulk_import(env, Path(logs), count=int(50_000 * scale))
+            write("bulk_import", imports)
+            rows.append(
+                (
+                    "referral list import (NDJSON, 5,000-line requests)",
+                    f"{imports['imported_per_s']:,} referrals/s",
+                    "-",
+                    ">= 20,000/s",
+                )
+            )
     print(table(rows))
 
 
