@@ -74,3 +74,17 @@ async def test_an_illegal_transition_is_refused_with_409_and_the_reason(stack: S
     again = await http.post(f"{stack.url('referral')}/referrals/{referral_id}/assessment", json=assessment)
     assert again.status_code == 409
     assert again.json()["message"].startswith("a referral in status 'declined' cannot move to 'assessed'")
+
+
+async def test_a_value_postgres_cannot_store_gets_422_not_500(stack: Stack, http, member_id):
+    response = await http.post(
+        f"{stack.url('eligibility')}/members/{member_id}/coverage",
+        json={
+            "plan_id": "plan\u0000x",
+            "line_of_business": "medi_cal",
+            "market": "alameda",
+            "start_date": "2026-01-01",
+        },
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "unstorable_value"

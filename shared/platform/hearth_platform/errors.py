@@ -8,9 +8,11 @@ name the field and the reason but never echo the submitted value, which may be P
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -50,6 +52,17 @@ def validation_detail(errors: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _is_unstorable_value(exc: BaseException) -> bool:
+    """Postgres refused a value itself (a NUL character in text, a number out of range): the
+    request is at fault, not the server."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, asyncpg.exceptions.DataError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(HearthError)
     async def _hearth_error(_: Request, exc: HearthError) -> JSONResponse:
@@ -59,6 +72,19 @@ def add_exception_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         detail = validation_detail(list(exc.errors()))
         return JSONResponse(error_body("validation_error", "the request is invalid", detail), 422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if _is_unstorable_value(exc):
+            return JSONResponse(
+                error_body(
+                    "unstorable_value",
+                    "a value in the request cannot be stored "
+                    "(for example a NUL character in text, or a number out of range)",
+                ),
+                status_code=422,
+            )
+        raise exc
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
