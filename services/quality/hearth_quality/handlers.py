@@ -13,6 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from hearth_platform.cloudevents import Envelope
 from hearth_platform.db import Database, UnitOfWork
@@ -119,19 +120,26 @@ async def current_results(db: Database, period: str, provider_org_id: str | None
         return await ResultRepository(uow.conn).current(period, provider_org_id)
 
 
+def _facts(items: list[Received[Any]], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The fields a measure needs from each event, as rows to store."""
+    return [{f: getattr(i.event, f) for f in fields} for i in items]
+
+
 @handlers.on(MemberEnrolled)
 async def on_member_enrolled(uow: UnitOfWork, items: list[Received[MemberEnrolled]]) -> None:
     await FactRepository(uow.conn).add_enrolments(
-        {
-            "enrollment_id": e.enrollment_id,
-            "member_id": e.member_id,
-            "provider_org_id": e.provider_org_id,
-            "effective_date": e.effective_date,
-            "tier": e.tier,
-            "line_of_business": e.line_of_business,
-            "market": e.market,
-        }
-        for e in (i.event for i in items)
+        _facts(
+            items,
+            (
+                "enrollment_id",
+                "member_id",
+                "provider_org_id",
+                "effective_date",
+                "tier",
+                "line_of_business",
+                "market",
+            ),
+        )
     )
 
 
@@ -139,14 +147,7 @@ async def on_member_enrolled(uow: UnitOfWork, items: list[Received[MemberEnrolle
 async def on_member_disenrolled(uow: UnitOfWork, items: list[Received[MemberDisenrolled]]) -> None:
     """Stored even when its enrolment has not arrived yet; the two meet when a period is scored."""
     await FactRepository(uow.conn).add_disenrolments(
-        {
-            "enrollment_id": e.enrollment_id,
-            "member_id": e.member_id,
-            "provider_org_id": e.provider_org_id,
-            "effective_date": e.effective_date,
-            "reason": e.reason,
-        }
-        for e in (i.event for i in items)
+        _facts(items, ("enrollment_id", "member_id", "provider_org_id", "effective_date", "reason"))
     )
 
 
@@ -154,15 +155,9 @@ async def on_member_disenrolled(uow: UnitOfWork, items: list[Received[MemberDise
 async def on_tier_changed(uow: UnitOfWork, items: list[Received[TierChanged]]) -> None:
     """Kept for measures stratified by tier; no shipped measure reads it yet."""
     await FactRepository(uow.conn).add_tier_changes(
-        {
-            "enrollment_id": e.enrollment_id,
-            "effective_date": e.effective_date,
-            "member_id": e.member_id,
-            "provider_org_id": e.provider_org_id,
-            "from_tier": e.from_tier,
-            "to_tier": e.to_tier,
-        }
-        for e in (i.event for i in items)
+        _facts(
+            items, ("enrollment_id", "effective_date", "member_id", "provider_org_id", "from_tier", "to_tier")
+        )
     )
 
 
@@ -170,17 +165,19 @@ async def on_tier_changed(uow: UnitOfWork, items: list[Received[TierChanged]]) -
 async def on_assessment_completed(uow: UnitOfWork, items: list[Received[AssessmentCompleted]]) -> None:
     """Only the measure-relevant structured findings are kept."""
     await FactRepository(uow.conn).add_assessments(
-        {
-            "assessment_id": e.assessment_id,
-            "member_id": e.member_id,
-            "provider_org_id": e.provider_org_id,
-            "assessed_on": e.assessed_on,
-            "surrogate_identified": e.surrogate_identified,
-            "surrogate_relationship": e.surrogate_relationship,
-            "goals_of_care_documented": e.goals_of_care_documented,
-            "advance_directive_on_file": e.advance_directive_on_file,
-        }
-        for e in (i.event for i in items)
+        _facts(
+            items,
+            (
+                "assessment_id",
+                "member_id",
+                "provider_org_id",
+                "assessed_on",
+                "surrogate_identified",
+                "surrogate_relationship",
+                "goals_of_care_documented",
+                "advance_directive_on_file",
+            ),
+        )
     )
 
 
@@ -188,17 +185,19 @@ async def on_assessment_completed(uow: UnitOfWork, items: list[Received[Assessme
 async def on_claim_line_received(uow: UnitOfWork, items: list[Received[ClaimLineReceived]]) -> None:
     """Only the utilization fields are kept; a corrected line (same claim and line) replaces it."""
     await FactRepository(uow.conn).add_claim_lines(
-        {
-            "claim_id": e.claim_id,
-            "line_number": e.line_number,
-            "member_id": e.member_id,
-            "claim_type": e.claim_type,
-            "service_from": e.service_from,
-            "service_to": e.service_to,
-            "admission_type": e.admission_type,
-            "ed_visit": e.ed_visit,
-        }
-        for e in (i.event for i in items)
+        _facts(
+            items,
+            (
+                "claim_id",
+                "line_number",
+                "member_id",
+                "claim_type",
+                "service_from",
+                "service_to",
+                "admission_type",
+                "ed_visit",
+            ),
+        )
     )
 
 
