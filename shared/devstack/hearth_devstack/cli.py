@@ -1,8 +1,9 @@
 """The `hearth` command: the operator contract's entry point (`make up` runs `hearth up`, ...).
 
-One subparser per command, each bound to a handler that returns the exit code; a new command
-(`hearth token`, `hearth referrals import`) is one more `add_parser` plus its handler, imported
-lazily so that `hearth down` stays fast and works while a service package is broken.
+One subparser per command, each bound to a handler that returns the exit code. The stack
+commands live here; every other command group lives in its own module listed in
+`COMMAND_MODULES`, which exposes `register(commands)` and imports its heavy dependencies inside
+the handler, so that `hearth down` stays fast and works while a service package is broken.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import io
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from hearth_devstack import stack
+
+#: Modules that add `hearth` commands: each has `register(commands)`, commands being the
+#: subparsers action of the top-level parser.
+COMMAND_MODULES = ("hearth_devstack.referral_import",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,14 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("args", nargs=argparse.REMAINDER, help="passed on to the demo")
     demo.set_defaults(handler=_demo)
 
-    referrals = commands.add_parser("referrals", help="work with the referral service")
-    referral_commands = referrals.add_subparsers(dest="referrals_command", required=True, metavar="COMMAND")
-    import_list = referral_commands.add_parser("import", help="import a referral list (CSV or NDJSON)")
-    import_list.add_argument(
-        "file", type=Path, help="a .csv file with a header row, or NDJSON (one referral a line)"
-    )
-    import_list.add_argument("--url", default="http://127.0.0.1:8001", help="the referral service")
-    import_list.set_defaults(handler=_import_referrals)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 
@@ -78,12 +76,6 @@ def _demo(args: argparse.Namespace) -> int:
         print("hearth demo: not available yet (hearth_devstack/demo.py is missing)", file=sys.stderr)
         return 2
     return int(demo.main(list(args.args)) or 0)
-
-
-def _import_referrals(args: argparse.Namespace) -> int:
-    from hearth_devstack.referral_import import import_referrals
-
-    return import_referrals(args.file, args.url)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,22 @@
 referral service in chunks under the request size limit, with a progress bar, and report every bad
 line with its line number in the file."""
 
+import argparse
 import sys
 from pathlib import Path
 
-import httpx
-from tqdm import tqdm
-
 CHUNK_LINES = 2000
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    referrals = commands.add_parser("referrals", help="work with the referral service")
+    referral_commands = referrals.add_subparsers(dest="referrals_command", required=True, metavar="COMMAND")
+    import_list = referral_commands.add_parser("import", help="import a referral list (CSV or NDJSON)")
+    import_list.add_argument(
+        "file", type=Path, help="a .csv file with a header row, or NDJSON (one referral a line)"
+    )
+    import_list.add_argument("--url", default="http://127.0.0.1:8001", help="the referral service")
+    import_list.set_defaults(handler=lambda args: import_referrals(args.file, args.url))
 
 
 def _chunks(lines: list[str], is_csv: bool) -> list[tuple[int, str]]:
@@ -25,6 +34,9 @@ def import_referrals(path: Path, url: str) -> int:
     if not path.is_file():
         print(f"hearth referrals import: no file at {path}", file=sys.stderr)
         return 1
+    import httpx
+    from tqdm import tqdm
+
     is_csv = path.suffix.lower() == ".csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     content_type = "text/csv" if is_csv else "application/x-ndjson"
