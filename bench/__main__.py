@@ -9,13 +9,15 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .bulk_import import bulk_import
 from .http_load import http_endpoints
-from .infra import bench_infra
+from .infra import BenchInfra, bench_infra
 from .kafka_raw import kafka_raw
 from .pipeline import pipeline
 
@@ -45,14 +47,105 @@ def table(rows: list[tuple[str, str, str, str]]) -> str:
     return "\n".join([line(header), "-+-".join("-" * w for w in widths), *map(line, rows)])
 
 
+@dataclass
+class BenchContext:
+    """What every benchmark gets: the run's infrastructure, an environment that points a service
+    at it, a folder for server logs, the size scale (1.0, or 0.1 with --quick) and the raw broker
+    baseline measured first in the same run."""
+
+    infra: BenchInfra
+    env: dict[str, str]
+    logs: Path
+    scale: float
+    raw: dict[str, Any]
+
+
+Row = tuple[str, str, str, str]
+
+
+def _kafka_rows(ctx: BenchContext) -> list[Row]:
+    return [
+        ("raw aiokafka produce (500 B)", f"{ctx.raw['produce_per_s']:,}/s", "-", "-"),
+        ("raw aiokafka consume (500 B)", f"{ctx.raw['consume_per_s']:,}/s", "-", "-"),
+    ]
+
+
+def _pipeline(ctx: BenchContext) -> list[Row]:
+    raw = ctx.raw
+    pipe = asyncio.run(pipeline(ctx.infra, count=int(50_000 * ctx.scale)))
+    pipe["ratio_to_raw_consume"] = round(pipe["consumed_per_s"] / raw["consume_per_s"], 3)
+    write("pipeline", pipe)
+    return [
+        (
+            "service pipeline: consume + inbox + handler + outbox, committed (1 replica)",
+            f"{pipe['consumed_per_s_one_replica']:,}/s",
+            f"raw consume {raw['consume_per_s']:,}/s",
+            "-",
+        ),
+        (
+            "service pipeline, 2 replicas in one consumer group",
+            f"{pipe['consumed_per_s']:,}/s",
+            f"raw consume {raw['consume_per_s']:,}/s (ratio {pipe['ratio_to_raw_consume']})",
+            ">= 10,000/s and >= 0.1 of raw",
+        ),
+        (
+            "outbox relay publish",
+            f"{pipe['relayed_per_s']:,}/s",
+            f"raw produce {raw['produce_per_s']:,}/s",
+            "-",
+        ),
+    ]
+
+
+def _http(ctx: BenchContext) -> list[Row]:
+    http = http_endpoints(ctx.env, ctx.logs, seconds=max(int(10 * ctx.scale), 3))
+    write("http_endpoints", http)
+    bare = http["bare_fastapi"]["requests_per_s"]
+    rows = []
+    for layout, label in (
+        ("relay_in_process", "relay in the API process"),
+        ("relay_own_process", "relay as its own process"),
+    ):
+        post = http["post_referrals"][layout]
+        rows.append(
+            (
+                f"POST /referrals with commit ({label})",
+                f"{post['requests_per_s']:,}/s p50 {post.get('p50_ms')} ms p99 {post.get('p99_ms')} ms",
+                f"bare FastAPI {bare:,}/s (ratio {post['ratio']})",
+                ">= 0.25 of bare",
+            )
+        )
+    return rows
+
+
+def _import(ctx: BenchContext) -> list[Row]:
+    imports = bulk_import(ctx.env, ctx.logs, count=int(50_000 * ctx.scale))
+    write("bulk_import", imports)
+    return [
+        (
+            "referral list import (NDJSON, 5,000-line requests)",
+            f"{imports['imported_per_s']:,} referrals/s",
+            "-",
+            ">= 20,000/s",
+        )
+    ]
+
+
+#: name -> benchmark; each writes its results file and returns its table rows. A new benchmark is
+#: a module with one such function and one line here.
+BENCHMARKS: dict[str, Callable[[BenchContext], list[Row]]] = {
+    "pipeline": _pipeline,
+    "http": _http,
+    "import": _import,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    parser.add_argument("--only", choices=["kafka", "pipeline", "http", "import"], help="run one benchmark")
+    parser.add_argument("--only", choices=["kafka", *BENCHMARKS], help="run one benchmark")
     args = parser.parse_args()
-    scale = 0.1 if args.quick else 1.0
-    run = lambda name: args.only in (None, name)  # noqa: E731
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[Row] = []
     with bench_infra() as infra, tempfile.TemporaryDirectory() as logs:
         env = {
             **os.environ,
@@ -60,64 +153,14 @@ def main() -> None:
             "HEARTH_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
             "HEARTH_LOG_LEVEL": "WARNING",
         }
+        scale = 0.1 if args.quick else 1.0
         raw = asyncio.run(kafka_raw(infra.kafka_bootstrap, count=int(200_000 * scale)))
         write("kafka_raw", raw)
-        rows += [
-            ("raw aiokafka produce (500 B)", f"{raw['produce_per_s']:,}/s", "-", "-"),
-            ("raw aiokafka consume (500 B)", f"{raw['consume_per_s']:,}/s", "-", "-"),
-        ]
-        if run("pipeline"):
-            pipe = asyncio.run(pipeline(infra, count=int(50_000 * scale)))
-            pipe["ratio_to_raw_consume"] = round(pipe["consumed_per_s"] / raw["consume_per_s"], 3)
-            write("pipeline", pipe)
-            rows += [
-                (
-                    "service pipeline: consume + inbox + handler + outbox, committed (1 replica)",
-                    f"{pipe['consumed_per_s_one_replica']:,}/s",
-                    f"raw consume {raw['consume_per_s']:,}/s",
-                    "-",
-                ),
-                (
-                    "service pipeline, 2 replicas in one consumer group",
-                    f"{pipe['consumed_per_s']:,}/s",
-                    f"raw consume {raw['consume_per_s']:,}/s (ratio {pipe['ratio_to_raw_consume']})",
-                    ">= 10,000/s and >= 0.1 of raw",
-                ),
-                (
-                    "outbox relay publish",
-                    f"{pipe['relayed_per_s']:,}/s",
-                    f"raw produce {raw['produce_per_s']:,}/s",
-                    "-",
-                ),
-            ]
-        if run("http"):
-            http = http_endpoints(env, Path(logs), seconds=max(int(10 * scale), 3))
-            write("http_endpoints", http)
-            bare = http["bare_fastapi"]["requests_per_s"]
-            for layout, label in (
-                ("relay_in_process", "relay in the API process"),
-                ("relay_own_process", "relay as its own process"),
-            ):
-                post = http["post_referrals"][layout]
-                rows.append(
-                    (
-                        f"POST /referrals with commit ({label})",
-                        f"{post['requests_per_s']:,}/s p50 {post.get('p50_ms')} ms p99 {post.get('p99_ms')} ms",
-                        f"bare FastAPI {bare:,}/s (ratio {post['ratio']})",
-                        ">= 0.25 of bare",
-                    )
-                )
-        if run("import"):
-            imports = bulk_import(env, Path(logs), count=int(50_000 * scale))
-            write("bulk_import", imports)
-            rows.append(
-                (
-                    "referral list import (NDJSON, 5,000-line requests)",
-                    f"{imports['imported_per_s']:,} referrals/s",
-                    "-",
-                    ">= 20,000/s",
-                )
-            )
+        ctx = BenchContext(infra, env, Path(logs), scale, raw)
+        rows += _kafka_rows(ctx)
+        for name, benchmark in BENCHMARKS.items():
+            if args.only in (None, name):
+                rows += benchmark(ctx)
     print(table(rows))
 
 
