@@ -66,7 +66,11 @@ def _is_unstorable_value(exc: BaseException) -> bool:
 def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(HearthError)
     async def _hearth_error(_: Request, exc: HearthError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.detail),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     outbox_retention_hours: float = Field(default=24.0, gt=0)
     log_level: str = "INFO"
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Bearer tokens: the identity provider's JWKS (a file:// URL to the dev key set on a dev
+    # machine), and the issuer and audience every token must name.
+    auth_jwks_url: str | None = None
+    auth_issuer: str = "hearth-dev"
+    auth_audience: str = "hearth"
+    # Per client (the token's subject): requests a second on average, and the burst allowed.
+    rate_limit_per_s: float = Field(default=200.0, gt=0)
+    rate_limit_burst: int = Field(default=400, ge=1)
+    # Browser origins allowed to call the APIs; none by default (integrations are servers).
+    cors_origins: list[str] = Field(default_factory=list)
 
 
 @lru_cache
