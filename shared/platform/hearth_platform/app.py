@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
@@ -84,8 +85,22 @@ DatabaseDep = Annotated[Database, Depends(get_db)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+#: On every response: the APIs serve member data to servers, never pages to frame or sniff.
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+]
+#: Not on the interactive docs, whose page loads Swagger UI's script and styles.
+API_CONTENT_SECURITY_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+DOCS_PATHS = ("/docs", "/redoc")
+
+
 class RequestContext:
-    """Pure ASGI middleware: trace context for the request, body size limit, HTTP metrics."""
+    """Pure ASGI middleware: trace context for the request, body size limit, security headers,
+    HTTP metrics."""
 
     def __init__(self, app: ASGIApp, service: str, max_bytes: int) -> None:
         self.app = app
@@ -112,10 +127,17 @@ class RequestContext:
         status = 500
         started = time.perf_counter()
 
+        docs = scope["path"].startswith(DOCS_PATHS)
+
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    *SECURITY_HEADERS,
+                    *(() if docs else (API_CONTENT_SECURITY_POLICY,)),
+                ]
             await send(message)
 
         try:
@@ -172,8 +194,15 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         lifespan=lifespan,
     )
     add_exception_handlers(app)
-    max_bytes = (settings or get_settings()).max_request_bytes
-    app.add_middleware(RequestContext, service=definition.name, max_bytes=max_bytes)
+    configured = settings or get_settings()
+    if configured.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=configured.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "idempotency-key", "traceparent"],
+        )
+    app.add_middleware(RequestContext, service=definition.name, max_bytes=configured.max_request_bytes)
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:
