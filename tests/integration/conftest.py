@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from hearth_devstack.tokens import bearer_headers
+
 from .stack import Stack
 
 
@@ -21,7 +23,8 @@ async def stack(infra, tmp_path_factory) -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=20) as client:
+    """A client of the plan's administrators: every scope, every organization."""
+    async with httpx.AsyncClient(timeout=20, headers=bearer_headers(client="plan-admin")) as client:
         yield client
 
 

@@ -108,7 +108,9 @@ async def test_an_undecodable_event_is_dead_lettered_with_its_reason_and_the_con
     await stack.wait_for_event("eligibility.events", lambda e: e.causation_id == follower.id)
 
 
-async def test_an_event_that_fails_its_schema_is_dead_lettered_naming_the_field(stack: Stack, member_id):
+async def test_an_event_that_fails_its_schema_is_dead_lettered_naming_the_field(
+    stack: Stack, http, member_id
+):
     env = new_envelope(referral_received(member_id), source="/test")
     key, _, headers = encode(env)
     await stack.publish_raw(
@@ -120,8 +122,7 @@ async def test_an_event_that_fails_its_schema_is_dead_lettered_naming_the_field(
     assert reason.startswith("schema validation failed:")
     assert "referral_id: Field required" in reason and "source: Input should be" in reason
     assert dead[0].headers["ce_type"] == "hearth.referral.ReferralReceived.v1"
-    async with httpx.AsyncClient() as http:
-        determinations = await http.get(f"{stack.url('eligibility')}/members/{member_id}/determinations")
+    determinations = await http.get(f"{stack.url('eligibility')}/members/{member_id}/determinations")
     assert determinations.json() == []
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from hearth_devstack.tokens import bearer_headers
+
 SERVICES = {"referral": 8001, "eligibility": 8002, "billing": 8003, "quality": 8004}
 
 
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = base_urls()
     run = uuid.uuid4().hex[:6]
-    with httpx.Client(timeout=20) as client:
+    with httpx.Client(timeout=20, headers=bearer_headers(client="hearth-demo")) as client:
         for name, base in url.items():
             if client.get(f"{base}/health").status_code != 200:
                 raise SystemExit(f"demo: {name} at {base} is not healthy; run `make up` first")

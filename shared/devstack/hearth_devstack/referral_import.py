@@ -37,12 +37,17 @@ def import_referrals(path: Path, url: str) -> int:
     import httpx
     from tqdm import tqdm
 
+    from hearth_devstack.tokens import bearer_headers
+
     is_csv = path.suffix.lower() == ".csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     content_type = "text/csv" if is_csv else "application/x-ndjson"
     imported = linked = 0
     errors: list[str] = []
-    with httpx.Client(timeout=120) as client, tqdm(total=len(lines) - int(is_csv), unit="line") as bar:
+    with (
+        httpx.Client(timeout=120, headers=bearer_headers()) as client,
+        tqdm(total=len(lines) - int(is_csv), unit="line") as bar,
+    ):
         for first_line, text in _chunks(lines, is_csv):
             response = client.post(
                 f"{url}/referrals/import", content=text.encode(), headers={"content-type": content_type}

@@ -81,14 +81,20 @@ class ServiceUnhealthy(RuntimeError):
 def service_env(
     database_url: str, kafka_bootstrap: str, env: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """This process's environment plus the two addresses every service needs, plus `env`."""
-    return {
+    """This process's environment plus the two addresses every service needs, plus `env`; the dev
+    key set verifies tokens unless `HEARTH_AUTH_JWKS_URL` names a real identity provider's."""
+    merged = {
         **os.environ,
         "HEARTH_DATABASE_URL": database_url,
         "HEARTH_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
+    if not merged.get("HEARTH_AUTH_JWKS_URL"):
+        from hearth_devstack.tokens import dev_keys_dir, jwks_url
+
+        merged["HEARTH_AUTH_JWKS_URL"] = jwks_url(dev_keys_dir())
+    return merged
 
 
 def start_service(

@@ -7,6 +7,7 @@ these files.
 
 import argparse
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -26,13 +27,22 @@ def _b64(n: int) -> str:
 
 def ensure_dev_keys(directory: Path) -> Path:
     """The dev key pair in `directory` (made on first use); returns the JWKS file."""
+    jwks = directory / JWKS
+    if jwks.is_file():
+        return jwks
+    directory.mkdir(parents=True, exist_ok=True)
+    # Processes that start together (a test session's services) must not make two pairs.
+    with (directory / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not jwks.is_file():
+            _make_pair(directory)
+    return jwks
+
+
+def _make_pair(directory: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    jwks = directory / JWKS
-    if jwks.is_file() and (directory / PRIVATE_KEY).is_file():
-        return jwks
-    directory.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -45,12 +55,33 @@ def ensure_dev_keys(directory: Path) -> Path:
     # RFC 7638 thumbprint as the key id: stable for the same key, new for a new one.
     thumbprint = hashlib.sha256(json.dumps(public, sort_keys=True, separators=(",", ":")).encode())
     kid = base64.urlsafe_b64encode(thumbprint.digest()).rstrip(b"=").decode()
-    jwks.write_text(json.dumps({"keys": [{**public, "kid": kid, "alg": "RS256", "use": "sig"}]}))
-    return jwks
+    staged = directory / f"{JWKS}.new"
+    staged.write_text(json.dumps({"keys": [{**public, "kid": kid, "alg": "RS256", "use": "sig"}]}))
+    staged.rename(directory / JWKS)  # last: the JWKS file's presence means the pair is complete
 
 
 def jwks_url(directory: Path) -> str:
     return ensure_dev_keys(directory).resolve().as_uri()
+
+
+def dev_keys_dir() -> Path:
+    """`HEARTH_DEV_KEYS`, else .hearth/auth in the repository."""
+    from hearth_devstack.stack import Layout, find_root
+
+    return Path(os.environ.get("HEARTH_DEV_KEYS") or Layout(find_root()).home / "auth")
+
+
+def bearer_headers(
+    client: str = "hearth-cli", org: str = "plan", org_type: str = "plan", scopes: list[str] | None = None
+) -> dict[str, str]:
+    """The Authorization header a command-line tool sends: `HEARTH_TOKEN` when set (a token from
+    the real identity provider), else a plan token minted from the dev keys."""
+    from hearth_platform.auth import SCOPES
+
+    token = os.environ.get("HEARTH_TOKEN") or mint(
+        dev_keys_dir(), client=client, org=org, org_type=org_type, scopes=scopes or sorted(SCOPES)
+    )
+    return {"authorization": f"Bearer {token}"}
 
 
 def mint(
