@@ -139,6 +139,7 @@ BENCHMARKS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "import": _import,
     "case_finding": lambda ctx: __import__("bench.case_finding", fromlist=["rows"]).rows(ctx),
     "quality_measures": lambda ctx: __import__("bench.quality_measures", fromlist=["rows"]).rows(ctx),
+    "eligibility": lambda ctx: __import__("bench.eligibility", fromlist=["rows"]).rows(ctx),
 }
 
 

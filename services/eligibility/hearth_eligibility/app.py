@@ -4,7 +4,7 @@ from pathlib import Path
 
 from hearth_platform.app import ServiceDefinition, create_app
 
-from . import fhir_api
+from . import fhir_api, x12_api
 from .api import router
 from .handlers import handlers
 from .tables import metadata, platform
@@ -14,7 +14,7 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router, fhir_api.router],
+    routers=[router, fhir_api.router, x12_api.router],
     handlers=handlers,
     description="Coverage registry, clinical criteria (versioned data), tiers and enrolment.",
 )

@@ -4,7 +4,7 @@ whole Kafka batch's state in a few queries."""
 import zlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Text, any_, bindparam, func, insert, select, text, update
@@ -41,6 +41,33 @@ _LOCK_MEMBERS = text(
     """SELECT count(pg_advisory_xact_lock(k))
        FROM (SELECT DISTINCT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"""
 )
+
+
+# The coverage check, the hot read path, as ONE indexed query (member_id index, then the unique
+# supersedes_span_id index for the anti-join): the span covering the day among those recorded by
+# `known_at` that no span recorded by then supersedes. The same rule as CoverageHistory.in_force;
+# current spans never overlap, so at most one row qualifies.
+_COVERAGE_ON = """
+    SELECT s.span_id, s.member_id, s.plan_id, s.line_of_business, s.market, s.aco_id,
+           s.provider_org_id, s.start_date, s.end_date, s.recorded_at, s.supersedes_span_id
+    FROM eligibility.coverage_spans AS s
+    WHERE s.member_id = $1 AND s.start_date <= $2 AND (s.end_date IS NULL OR s.end_date >= $2)
+      AND ($3::timestamptz IS NULL OR s.recorded_at <= $3)
+      AND NOT EXISTS (
+          SELECT 1 FROM eligibility.coverage_spans AS n
+          WHERE n.supersedes_span_id = s.span_id AND ($3::timestamptz IS NULL OR n.recorded_at <= $3))
+    ORDER BY s.recorded_at DESC
+    LIMIT 1"""
+
+
+async def coverage_in_force(
+    conn: AsyncConnection, member_id: str, on: date, known_at: datetime | None
+) -> dict[str, Any] | None:
+    """The span in force on `on` as known at `known_at`, straight from the driver: no
+    transaction (a single SELECT needs none, so no BEGIN/ROLLBACK round trips) and no ORM rows."""
+    raw = await conn.get_raw_connection()
+    row = await raw.driver_connection.fetchrow(_COVERAGE_ON, member_id, on, known_at)  # type: ignore[union-attr]
+    return dict(row) if row is not None else None
 
 
 def _lock_key(member_id: str) -> int:

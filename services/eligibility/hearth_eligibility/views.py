@@ -8,7 +8,12 @@ from hearth_platform.db import Database
 
 from .coverage import CoverageHistory, CoverageSpan, NoCoverage
 from .domain import NeverEnrolled
-from .repository import CoverageRepository, DeterminationRepository, EnrolmentRepository
+from .repository import (
+    CoverageRepository,
+    DeterminationRepository,
+    EnrolmentRepository,
+    coverage_in_force,
+)
 
 
 def span_view(span: CoverageSpan) -> dict[str, Any]:
@@ -16,21 +21,22 @@ def span_view(span: CoverageSpan) -> dict[str, Any]:
 
 
 async def member_history(db: Database, member_id: str) -> CoverageHistory:
-    """One member's coverage history in ONE round trip (an index scan on member_id): the
-    coverage checks are the hot read path. A single SELECT needs no transaction, so the
-    connection runs in autocommit and skips BEGIN and ROLLBACK, two round trips of three."""
+    """One member's coverage history in ONE round trip (an index scan on member_id). A single
+    SELECT needs no transaction, so the connection runs in autocommit and skips BEGIN and
+    ROLLBACK, two round trips of three."""
     async with db.engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         return await CoverageRepository(conn).history(member_id)
 
 
 async def coverage_on(db: Database, member_id: str, on: date, known_at: datetime | None) -> dict[str, Any]:
-    """The span in force on `on`, as known at `known_at` (now when omitted)."""
-    history = await member_history(db, member_id)
-    span = history.in_force(on, known_at)
+    """The span in force on `on`, as known at `known_at` (now when omitted): the hot read path,
+    one indexed query on a pooled connection without a transaction."""
+    async with db.engine.connect() as conn:
+        span = await coverage_in_force(conn, member_id, on, known_at)
     if span is None:
         raise NoCoverage(member_id, on)
-    return span_view(span)
+    return span
 
 
 async def coverage_history(db: Database, member_id: str) -> list[dict[str, Any]]:

@@ -1,0 +1,205 @@
+"""Issue 4's targets: coverage checks (`GET /members/{id}/coverage?on=DATE`) at least 3,000/s with
+p99 under 20 ms, and an 834 file of 100,000 members loaded within 30 s.
+
+The 834 goes the way `hearth coverage import` sends it: split between member loops into valid
+interchanges under the 1 MB request limit, posted one after the other, each validated whole by
+pyx12 and loaded in one transaction. Baselines from the same run: a bare FastAPI GET returning the
+same JSON shape (no database), and a raw COPY of the same spans into a scratch table. pyx12's
+validation alone is timed in this process on one part, to show where the 834 time goes."""
+
+import asyncio
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+
+from hearth_devstack.coverage_import import enrolment_parts
+from hearth_devstack.processes import free_ports
+from hearth_eligibility.x12.enrolment_file import ADD, MemberMaintenance, enrolment_file
+from hearth_eligibility.x12.validation import read_validated
+
+from .http_load import require_wrk, serve, wait_ok
+
+ON = "2026-11-15"
+START = date(2026, 11, 1)
+
+bare_app = FastAPI()
+
+
+@bare_app.get("/members/{member_id}/coverage")
+async def bare_coverage(member_id: str, on: date) -> dict[str, Any]:
+    """The baseline: the route's shape and JSON, without the database."""
+    return {
+        "span_id": "s",
+        "member_id": member_id,
+        "plan_id": "medi-cal-alameda",
+        "line_of_business": "medi_cal",
+        "market": "alameda",
+        "aco_id": None,
+        "provider_org_id": None,
+        "start_date": START,
+        "end_date": None,
+        "recorded_at": datetime(2026, 11, 1, tzinfo=UTC),
+        "supersedes_span_id": None,
+    }
+
+
+_LUA = """
+request = function()
+  return wrk.format("GET", string.format("/members/%s-%d/coverage?on=%s", PREFIX, math.random(0, COUNT - 1), ON))
+end
+"""
+_LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+
+
+def wrk_get(url: str, prefix: str, count: int, *, seconds: int, connections: int) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'PREFIX = "{prefix}"\nCOUNT = {count}\nON = "{ON}"\n' + _LUA)
+    out = subprocess.run(
+        [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(script.name).unlink()
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    rate = _RATE.search(out)
+    non_2xx = _NON_2XX.search(out)
+    return {
+        "connections": connections,
+        "requests_per_s": round(float(rate.group(1))) if rate else 0,
+        **{f"p{p}_ms": round(float(v) * scale[u], 2) for p, v, u in _LATENCY.findall(out)},
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def _checks(url: str, prefix: str, count: int, seconds: int) -> dict[str, Any]:
+    wrk_get(url, prefix, count, seconds=2, connections=16)  # warm-up
+    return {f"c{c}": wrk_get(url, prefix, count, seconds=seconds, connections=c) for c in (16, 4)}
+
+
+async def _copy_baseline(database_url: str, members: list[str]) -> float:
+    """Raw COPY of the same spans into a scratch copy of the table: the floor for any load."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(
+            "CREATE TEMP TABLE spans_copy (LIKE eligibility.coverage_spans INCLUDING DEFAULTS)"
+        )
+        now = datetime.now(UTC)
+        rows = [
+            (
+                str(uuid.uuid4()),
+                m,
+                "medi-cal-alameda",
+                "medi_cal",
+                "alameda",
+                None,
+                None,
+                START,
+                None,
+                now,
+                None,
+            )
+            for m in members
+        ]
+        started = time.perf_counter()
+        await conn.copy_records_to_table("spans_copy", records=rows)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+def eligibility(env: dict[str, str], log_dir: Path, *, members: int, seconds: int) -> dict[str, Any]:
+    prefix = f"EB-{uuid.uuid4().hex[:8]}"
+    ids = [f"{prefix}-{i}" for i in range(members)]
+    text = enrolment_file([MemberMaintenance(m, ADD, "MCAL-ALA", START) for m in ids], at=datetime.now(UTC))
+    result: dict[str, Any] = {"members": members, "file_bytes": len(text)}
+
+    (bare_port,) = free_ports(1)
+    bare = serve("bench.eligibility:bare_app", bare_port, env, log_dir / "eligibility-bare.log")
+    try:
+        wait_ok(f"http://127.0.0.1:{bare_port}/docs")
+        result["bare_fastapi_get"] = _checks(f"http://127.0.0.1:{bare_port}", prefix, members, seconds)
+    finally:
+        bare.terminate()
+        bare.wait(10)
+
+    (port,) = free_ports(1)
+    api = serve("hearth_eligibility.app:app", port, env, log_dir / "eligibility.log")
+    try:
+        wait_ok(f"http://127.0.0.1:{port}/health")
+        started = time.perf_counter()
+        parts = enrolment_parts(text)
+        added = 0
+        with httpx.Client(timeout=600) as client:
+            for part in parts:
+                response = client.post(
+                    f"http://127.0.0.1:{port}/x12/834",
+                    content=part.text.encode(),
+                    headers={"content-type": "application/edi-x12"},
+                )
+                response.raise_for_status()
+                added += response.json()["spans_added"]
+        elapsed = time.perf_counter() - started
+        result["load_834"] = {
+            "parts": len(parts),
+            "spans_added": added,
+            "seconds": round(elapsed, 2),
+            "members_per_s": round(members / elapsed),
+        }
+        result["coverage_checks"] = _checks(f"http://127.0.0.1:{port}", prefix, members, seconds)
+    finally:
+        api.terminate()
+        api.wait(10)
+
+    first = parts[0]
+    started = time.perf_counter()
+    read_validated(first.text)
+    result["pyx12_validation_only"] = {
+        "members": first.records,
+        "members_per_s": round(first.records / (time.perf_counter() - started)),
+    }
+    copy_seconds = asyncio.run(_copy_baseline(env["HEARTH_DATABASE_URL"], ids))
+    result["copy_baseline"] = {"seconds": round(copy_seconds, 2), "rows_per_s": round(members / copy_seconds)}
+    return result
+
+
+def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
+    from bench.__main__ import write
+
+    result = eligibility(
+        ctx.env, ctx.logs, members=int(100_000 * ctx.scale), seconds=max(int(10 * ctx.scale), 3)
+    )
+    write("eligibility", result)
+    rows = []
+    for c in ("c16", "c4"):
+        check, bare = result["coverage_checks"][c], result["bare_fastapi_get"][c]
+        rows.append(
+            (
+                f"coverage check GET /members/{{id}}/coverage ({check['connections']} connections)",
+                f"{check['requests_per_s']:,}/s p99 {check.get('p99_ms')} ms",
+                f"bare FastAPI GET {bare['requests_per_s']:,}/s p99 {bare.get('p99_ms')} ms",
+                ">= 3,000/s, p99 < 20 ms",
+            )
+        )
+    load, copy = result["load_834"], result["copy_baseline"]
+    rows.append(
+        (
+            f"834 load, {result['members']:,} members ({load['parts']} interchanges under 1 MB)",
+            f"{load['seconds']} s ({load['members_per_s']:,} members/s; "
+            f"pyx12 validation alone {result['pyx12_validation_only']['members_per_s']:,}/s)",
+            f"raw COPY {copy['seconds']} s ({copy['rows_per_s']:,} rows/s)",
+            "100,000 members <= 30 s",
+        )
+    )
+    return rows
