@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .audit import AuditTrail, audit_router
+from .auth import Authenticator, MethodScope
 from .coalesce import C, Coalescer, R, SetBased
 from .consumer import Consumer, is_infrastructure_fault
 from .db import Database, TraceContext, current_trace
@@ -48,6 +51,14 @@ class ServiceDefinition:
     description: str = ""
     # Runs once after migrations, e.g. to load reference data shipped as files.
     on_startup: Callable[[Database], Awaitable[None]] | None = None
+    # The scopes that guard the service's routes: GET needs `read_scope`, other methods
+    # `write_scope` (default `<name>:read` and `<name>:write`; see auth.MethodScope).
+    read_scope: str = ""
+    write_scope: str = ""
+
+    def __post_init__(self) -> None:
+        self.read_scope = self.read_scope or f"{self.name}:read"
+        self.write_scope = self.write_scope or f"{self.name}:write"
 
     @property
     def schema(self) -> str:
@@ -63,6 +74,7 @@ class Runtime:
     db: Database
     relay: Relay
     consumer: Consumer | None
+    audit: AuditTrail
     coalescers: dict[Any, Coalescer[Any, Any]] = field(default_factory=dict)
 
     def coalescer(self, fn: SetBased[C, R]) -> Coalescer[C, R]:
@@ -145,8 +157,29 @@ class RequestContext:
         finally:
             current_trace.reset(token)
             route = getattr(scope.get("route"), "path", "unmatched")
+            principal = scope.get("state", {}).get("principal")
+            if principal is not None:
+                scope["app"].state.runtime.audit.record(
+                    principal,
+                    method=scope["method"],
+                    route=route,
+                    path=scope["path"],
+                    member_id=_member_of(scope),
+                    status=status,
+                    purpose=headers.get(b"x-purpose-of-use", b"").decode(errors="replace") or None,
+                    correlation_id=correlation,
+                )
             HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
             HTTP_SECONDS.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
+
+
+def _member_of(scope: Scope) -> str | None:
+    """The member a request is about, when its path or query names one."""
+    member = scope.get("path_params", {}).get("member_id")
+    if member is None and b"member_id=" in scope.get("query_string", b""):
+        query = parse_qs(scope["query_string"].decode(errors="replace"))
+        member = (query.get("member_id") or [None])[0]
+    return str(member)[:64] if member is not None else None
 
 
 async def _migrate_when_reachable(settings: Settings, definition: ServiceDefinition) -> None:
@@ -166,14 +199,16 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cfg = settings or get_settings()
         configure_logging(definition.name, cfg.log_level)
+        app.state.authenticator = Authenticator(cfg)
         await _migrate_when_reachable(cfg, definition)
         db = Database(cfg, definition.name, definition.platform)
         if definition.on_startup is not None:
             await definition.on_startup(db)
         relay = Relay(db)
         consumer = Consumer(db, definition.handlers) if len(definition.handlers) else None
-        app.state.runtime = Runtime(cfg, db, relay, consumer)
-        tasks = []
+        audit = AuditTrail(db)
+        app.state.runtime = Runtime(cfg, db, relay, consumer, audit)
+        tasks = [asyncio.create_task(audit.run(), name=f"{definition.name}-audit")]
         if cfg.relay_enabled:
             tasks.append(asyncio.create_task(relay.run(), name=f"{definition.name}-relay"))
         if consumer is not None:
@@ -233,6 +268,10 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    # Every route of the service needs a token with the right scope; only the operational
+    # endpoints above answer without one.
+    guard = Depends(MethodScope(definition.read_scope, definition.write_scope))
     for router in definition.routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[guard])
+    app.include_router(audit_router())
     return app

@@ -13,7 +13,9 @@ from hearth_platform.tables import PlatformTables
 
 def app(**settings: object) -> TestClient:
     metadata = MetaData(schema="example")
-    definition = ServiceDefinition("example", metadata, PlatformTables(metadata), Path("."))
+    definition = ServiceDefinition(
+        "example", metadata, PlatformTables(metadata), Path("."), read_scope="ops:read", write_scope="ops:read"
+    )
     # Not entered as a context manager: no lifespan, so no database is needed for /health/live.
     return TestClient(create_app(definition, Settings(**settings)))
 
