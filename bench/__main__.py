@@ -137,6 +137,7 @@ BENCHMARKS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "pipeline": _pipeline,
     "http": _http,
     "import": _import,
+    "case_finding": lambda ctx: __import__("bench.case_finding", fromlist=["rows"]).rows(ctx),
 }
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 from pydantic import BaseModel, Field, PlainSerializer
 
 from hearth_platform.app import DatabaseDep
@@ -15,6 +15,7 @@ from hearth_schemas.base import Identifier, Money
 
 from . import handlers
 from .close import ClosedMonth
+from .exports import invoice_csv
 from .periods import MONTH_PATTERN, Month
 
 router = APIRouter(tags=["billing"])
@@ -143,9 +144,33 @@ async def list_invoices(
     return [InvoiceSummary.model_validate(r) for r in rows]
 
 
-@router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
-async def get_invoice(invoice_id: Annotated[str, Path(max_length=64)], db: DatabaseDep) -> InvoiceOut:
-    return InvoiceOut.model_validate(await handlers.invoice_view(db, invoice_id))
+@router.get(
+    "/invoices/{invoice_id}",
+    response_model=InvoiceOut,
+    responses={
+        200: {
+            "content": {"text/csv": {}},
+            "description": "JSON, or CSV with ?format=csv or Accept: text/csv.",
+        }
+    },
+)
+async def get_invoice(
+    invoice_id: Annotated[str, Path(max_length=64)],
+    db: DatabaseDep,
+    format: Annotated[Literal["json", "csv"] | None, Query(description="csv: one row per line")] = None,
+    accept: Annotated[str | None, Header(max_length=1000)] = None,
+) -> InvoiceOut | Response:
+    """The invoice and its lines, each line naming the events it came from (`source_event_ids`).
+    CSV when asked by `?format=csv` or by `Accept: text/csv` (the query parameter wins)."""
+    invoice = await handlers.invoice_view(db, invoice_id)
+    wants_csv = format == "csv" or (format is None and "text/csv" in (accept or ""))
+    if wants_csv:
+        return Response(
+            invoice_csv(invoice),
+            media_type="text/csv",
+            headers={"content-disposition": f'attachment; filename="invoice-{invoice["invoice_id"]}.csv"'},
+        )
+    return InvoiceOut.model_validate(invoice)
 
 
 @router.get("/members/{member_id}/ledger", response_model=MemberLedgerOut)

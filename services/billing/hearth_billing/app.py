@@ -13,6 +13,8 @@ from hearth_platform.app import ServiceDefinition, create_app
 from hearth_platform.db import Database
 
 from .api import router
+from .export_api import export_settings
+from .export_api import router as export_router
 from .handlers import handlers, load_contracts
 from .tables import metadata, platform
 
@@ -27,6 +29,8 @@ class BillingSettings(BaseSettings):
 
 async def on_startup(db: Database) -> None:
     await load_contracts(db, BillingSettings().contracts_dir)
+    # A bad export configuration stops the start, not a provider's download later.
+    export_settings()
 
 
 definition = ServiceDefinition(
@@ -34,7 +38,7 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router],
+    routers=[router, export_router],
     handlers=handlers,
     description="Contracts, the ledger of fees and enrolment spans, month close and invoices.",
     on_startup=on_startup,

@@ -23,6 +23,12 @@ class Month:
                 f"month {text!r} is not a calendar month written YYYY-MM",
                 detail=[{"field": "month", "reason": "expected YYYY-MM"}],
             )
+        if text.startswith("0000"):
+            # The pattern's four digits admit year 0, which no calendar (nor Python's date) has.
+            raise Invalid(
+                f"month {text!r} is in year 0, which does not exist",
+                detail=[{"field": "month", "reason": "the year must be from 0001"}],
+            )
         return cls(int(text[:4]), int(text[5:]))
 
     @classmethod

@@ -11,14 +11,19 @@ from hearth_platform.db import Database, TraceContext, UnitOfWork
 from hearth_platform.handlers import HandlerRegistry, Received
 from hearth_schemas import (
     AssessmentCompleted,
+    ClaimEvidence,
+    ClaimLineReceived,
     EligibilityDetermined,
     MemberEnrolled,
     ReferralClosed,
     ReferralReceived,
 )
 
+from .claims_layout import CLAIM_CSV_COLUMNS, DIAGNOSIS_SEPARATOR
+from .coordination import assign_new_referrals, follow_attribution
 from .domain import Referral, ReferralNotFound, Status
 from .repository import ReferralRepository
+from .worklist_repository import QueueRepository
 
 handlers = HandlerRegistry()
 
@@ -34,6 +39,10 @@ class ReceiveReferral:
     actor: str
     idempotency_key: str | None = None
     trace: TraceContext | None = None
+    # Case-finding's candidates carry why: the leading condition group, the claims, the rule set.
+    condition_group: str | None = None
+    evidence: tuple[ClaimEvidence, ...] | None = None
+    rule_set_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +92,16 @@ async def receive_referrals(uow: UnitOfWork, commands: Sequence[ReceiveReferral]
                 received_at=referral.received_at,
                 provider_org_id=referral.provider_org_id,
                 goals_of_care_discussed=referral.goals_of_care_discussed,
+                condition_group=cmd.condition_group,
+                evidence=list(cmd.evidence) if cmd.evidence is not None else None,
+                rule_set_version=cmd.rule_set_version,
             ),
             trace=cmd.trace,
             aggregatetype="referral",
         )
+    assigned = await assign_new_referrals(uow.conn, [r for r, _ in new], now)
     await repo.add_many(new)
+    await QueueRepository(uow.conn).add_assignments(assigned)
     return intakes
 
 
@@ -156,8 +170,22 @@ def publish_closed(uow: UnitOfWork, referral: Referral, caused_by: Any = None) -
 
 @handlers.on(EligibilityDetermined)
 async def on_eligibility_determined(uow: UnitOfWork, items: list[Received[EligibilityDetermined]]) -> None:
-    """An ineligible member's referral closes as ineligible: the referrer hears why."""
+    """An ineligible member's referral closes as ineligible: the referrer hears why. A decision
+    that names the member's provider organization steers the quarterback's queue to it."""
     repo = ReferralRepository(uow.conn)
+    await follow_attribution(
+        uow.conn,
+        [
+            {
+                "member_id": i.event.member_id,
+                "provider_org_id": i.event.provider_org_id,
+                "as_of": i.event.as_of,
+                "referral_id": i.event.referral_id,
+            }
+            for i in items
+            if i.event.eligible and i.event.provider_org_id is not None
+        ],
+    )
     for item in items:
         decision = item.event
         if decision.eligible or decision.referral_id is None:
@@ -192,3 +220,26 @@ async def on_member_enrolled(uow: UnitOfWork, items: list[Received[MemberEnrolle
         )
         await repo.save(referral)
         publish_closed(uow, referral, item.envelope)
+
+
+@handlers.on(ClaimLineReceived)
+async def on_claim_lines(uow: UnitOfWork, items: list[Received[ClaimLineReceived]]) -> None:
+    """A batch of the plan's claim feed: the same set-based path as a claims file, scored as of
+    today for the members in the batch."""
+    from .claims import RULES, find_cases
+    from .claims_repository import ClaimsRepository
+
+    repo = ClaimsRepository(uow.conn, RULES)
+    await repo.create_staging()
+    await repo.stage_events(
+        [
+            {
+                **i.event.model_dump(mode="json", include=set(CLAIM_CSV_COLUMNS)),
+                "diagnosis_codes": DIAGNOSIS_SEPARATOR.join(i.event.diagnosis_codes),
+                "ed_visit": "true" if i.event.ed_visit else "false",
+            }
+            for i in items
+        ]
+    )
+    await repo.keep_signals()
+    await find_cases(uow, repo, date.today(), trace=TraceContext.caused_by(items[-1].envelope))

@@ -73,6 +73,7 @@ class ReferralRepository:
                     "goals_of_care_discussed": r.goals_of_care_discussed,
                     "status": r.status.value,
                     "idempotency_key": key,
+                    "coordinator_id": r.coordinator_id,
                 }
                 for r, key in new
             ],

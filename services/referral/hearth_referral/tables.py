@@ -1,11 +1,13 @@
 """Tables of the referral schema, with the platform's outbox, inbox and parked events."""
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -16,6 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from hearth_platform.tables import PlatformTables
+
+from .claims_layout import CLAIM_CSV_COLUMNS
 
 metadata = MetaData(schema="referral")
 platform = PlatformTables(metadata)
@@ -38,6 +42,7 @@ referrals = Table(
     Column("assessment_scheduled_for", Date),
     Column("assessment_mode", Text),
     Index("referrals_member", "member_id"),
+    Index("referrals_coordinator", "coordinator_id"),
     # At most one open referral per member, whichever process or batch tries to add a second.
     Index(
         "referrals_one_open_per_member",
@@ -85,4 +90,74 @@ service_requests = Table(
     Column("referrer_id", Text, nullable=False),
     Column("request_key", Text, unique=True),
     Column("accepted_at", DateTime(timezone=True), nullable=False),
+)
+
+# The quarterback's queue: care coordinators and the organization each works for. New referrals are
+# assigned to one automatically; every assignment (automatic or by hand) is kept with who and why.
+coordinators = Table(
+    "coordinators",
+    metadata,
+    Column("coordinator_id", Text, primary_key=True),
+    Column("provider_org_id", Text, nullable=False, index=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+)
+
+assignments = Table(
+    "referral_assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", Text, ForeignKey("referrals.referral_id"), nullable=False, index=True),
+    Column("coordinator_id", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# The provider organization a member is attributed to, as eligibility last said (coverage decisions
+# carry it): the first choice when a referral is assigned.
+member_attributions = Table(
+    "member_attributions",
+    metadata,
+    Column("member_id", Text, primary_key=True),
+    Column("provider_org_id", Text, nullable=False),
+    Column("as_of", Date, nullable=False),
+)
+
+# The layout of a claims import (columns of the documented CSV, all text so a bad cell is reported,
+# not fatal). Never written itself: each import COPYs into a temporary table made LIKE it.
+claim_line_staging = Table(
+    "claim_line_staging",
+    metadata,
+    Column("line", BigInteger, Identity(start=2), primary_key=True),
+    *(Column(name, Text) for name in CLAIM_CSV_COLUMNS),
+)
+
+# What case-finding keeps of the claims: only the lines that say something about a member's
+# illness or frailty (a condition group, an unplanned admission, an ED visit, oxygen or a hospital
+# bed, hospice, death), one row per (line, signal, code), the rolling profile and the evidence.
+claim_signals = Table(
+    "claim_signals",
+    metadata,
+    Column("claim_id", Text, primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("signal", Text, primary_key=True),
+    Column("code", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("service_date", Date, nullable=False),
+    Index("claim_signals_member", "member_id", "service_date"),
+)
+
+# Why case-finding referred a member: the rule set, the score and its parts, the claims behind it.
+case_findings = Table(
+    "case_findings",
+    metadata,
+    Column("referral_id", Text, ForeignKey("referrals.referral_id"), primary_key=True),
+    Column("member_id", Text, nullable=False, index=True),
+    Column("rule_set_version", Text, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("threshold", Integer, nullable=False),
+    Column("condition_groups", JSONB, nullable=False),
+    Column("explanation", JSONB, nullable=False),
+    Column("evidence", JSONB, nullable=False),
 )
