@@ -20,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .audit import AuditTrail, audit_router
@@ -55,6 +56,8 @@ class ServiceDefinition:
     # `write_scope` (default `<name>:read` and `<name>:write`; see auth.MethodScope).
     read_scope: str = ""
     write_scope: str = ""
+    # Bulk endpoints (path prefix -> byte limit) that take more than `max_request_bytes`.
+    bulk_paths: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.read_scope = self.read_scope or f"{self.name}:read"
@@ -114,10 +117,14 @@ class RequestContext:
     """Pure ASGI middleware: trace context for the request, body size limit, security headers,
     HTTP metrics."""
 
-    def __init__(self, app: ASGIApp, service: str, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_bytes: int, bulk_paths: dict[str, int]) -> None:
         self.app = app
         self.service = service
         self.max_bytes = max_bytes
+        self.bulk_paths = bulk_paths
+
+    def limit(self, path: str) -> int:
+        return next((n for prefix, n in self.bulk_paths.items() if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,13 +132,15 @@ class RequestContext:
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            response = JSONResponse(
-                error_body("payload_too_large", f"request bodies are limited to {self.max_bytes} bytes"),
-                status_code=413,
+        limit = self.limit(scope["path"])
+        too_large = f"request bodies are limited to {limit} bytes"
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await JSONResponse(error_body("payload_too_large", too_large), status_code=413)(
+                scope, receive, send
             )
-            await response(scope, receive, send)
             return
+        if length is None:
+            receive = _limited(receive, limit, too_large)
         traceparent = headers.get(b"traceparent", b"").decode() or new_traceparent()
         # Every event a request causes shares one correlation id, given or new.
         correlation = headers.get(b"x-correlation-id", b"").decode() or new_id()
@@ -171,6 +180,22 @@ class RequestContext:
                 )
             HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
             HTTP_SECONDS.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
+
+
+def _limited(receive: Receive, limit: int, message: str) -> Receive:
+    """A chunked body (no Content-Length) is counted as it arrives and refused past the limit."""
+    received = 0
+
+    async def counting() -> Message:
+        nonlocal received
+        msg = await receive()
+        if msg["type"] == "http.request":
+            received += len(msg.get("body", b""))
+            if received > limit:
+                raise StarletteHTTPException(413, message)
+        return msg
+
+    return counting
 
 
 def _member_of(scope: Scope) -> str | None:
@@ -237,7 +262,12 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["authorization", "content-type", "idempotency-key", "traceparent"],
         )
-    app.add_middleware(RequestContext, service=definition.name, max_bytes=configured.max_request_bytes)
+    app.add_middleware(
+        RequestContext,
+        service=definition.name,
+        max_bytes=configured.max_request_bytes,
+        bulk_paths=definition.bulk_paths,
+    )
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:
