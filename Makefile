@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 MEMBERS := shared/schemas shared/platform shared/devstack shared/dashboard services/referral services/eligibility services/billing services/quality
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
 
-.PHONY: install up down status test browser demo bench lock schemas lint
+.PHONY: install up down status test browser deploy-tools demo bench lock schemas lint
 
 install: $(STAMP)
 
@@ -30,7 +30,7 @@ down:
 status: install
 	$(BIN)/hearth status
 
-test: install browser
+test: install browser deploy-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Headless Chromium and its driver (Debian packages) for the dashboard's browser test.
@@ -39,6 +39,15 @@ browser:
 	  { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; \
 	    $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
 	    { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }; }
+
+# kubectl (its built-in kustomize) and docker-compose (Debian packages) for tests/deploy, which
+# render and validate the Kubernetes manifests and docker-compose.yml (no cluster or engine needed).
+deploy-tools:
+	@missing=; command -v kubectl >/dev/null || missing=kubernetes-client; \
+	  command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	  [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; \
+	    $$SUDO apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q $$missing >/dev/null 2>&1; }; }
 
 demo: install
 	$(BIN)/hearth demo

@@ -37,6 +37,7 @@ from .migrations import upgrade
 from .relay import Relay
 from .settings import Settings, get_settings
 from .tables import PlatformTables
+from .tracing import TracingMiddleware, configure_tracing
 
 log = logging.getLogger("hearth.app")
 
@@ -224,6 +225,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cfg = settings or get_settings()
         configure_logging(definition.name, cfg.log_level)
+        configure_tracing(definition.name)
         app.state.authenticator = Authenticator(cfg)
         await _migrate_when_reachable(cfg, definition)
         db = Database(cfg, definition.name, definition.platform)
@@ -268,6 +270,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         max_bytes=configured.max_request_bytes,
         bulk_paths=definition.bulk_paths,
     )
+    # Added after RequestContext so that it runs first: the request's span is the parent of what
+    # the request publishes.
+    app.add_middleware(TracingMiddleware, service=definition.name)
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:

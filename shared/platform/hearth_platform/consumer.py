@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
@@ -33,6 +33,7 @@ from .errors import HearthError
 from .handlers import HandlerRegistry, Received
 from .kafka import make_consumer, make_producer
 from .metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS, PARKED
+from .tracing import processing
 
 log = logging.getLogger("hearth.consumer")
 
@@ -170,14 +171,25 @@ class Consumer:
     async def apply(self, items: list[Item]) -> None:
         if not items:
             return
+        with processing(self.service, self.group, [i.received.envelope for i in items]) as traced:
+            if traced is not None:
+                # Tracing on: each event's handler sees its process span as the event's trace
+                # parent, so what it publishes continues the trace from there.
+                items = [
+                    Item(i.record, replace(i.received, envelope=env))
+                    for i, env in zip(items, traced, strict=True)
+                ]
+            await self._apply_batch(items)
+        if self._parked:
+            await self._sweep({i.received.envelope.subject for i in items})
+
+    async def _apply_batch(self, items: list[Item]) -> None:
         try:
             await self._retrying(lambda: self._apply(items))
         except Exception:
             log.warning("batch failed, retrying event by event", exc_info=True)
             for item in items:
                 await self._apply_one(item)
-        if self._parked:
-            await self._sweep({i.received.envelope.subject for i in items})
 
     async def _sweep(self, subjects: set[str] | None) -> None:
         try:

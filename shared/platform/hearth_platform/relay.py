@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 from .db import Database, asyncpg_dsn
 from .kafka import make_producer
 from .metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
+from .tracing import configure_tracing, publishing
 
 log = logging.getLogger("hearth.relay")
 
@@ -123,21 +124,23 @@ class Relay:
             return 0
         assert self.producer is not None
         futures = []
-        for row in rows:
-            headers = orjson.loads(row["headers"])
-            futures.append(
-                await self.producer.send(
-                    row["topic"],
-                    value=row["payload"].encode(),
-                    key=headers.get("ce_subject", "").encode(),
-                    headers=[(k, v.encode()) for k, v in headers.items()],
+        with publishing(self.service) as trace_row:
+            for row in rows:
+                headers = orjson.loads(row["headers"])
+                trace_row(row["topic"], headers)
+                futures.append(
+                    await self.producer.send(
+                        row["topic"],
+                        value=row["payload"].encode(),
+                        key=headers.get("ce_subject", "").encode(),
+                        headers=[(k, v.encode()) for k, v in headers.items()],
+                    )
                 )
-            )
-        try:
-            await asyncio.gather(*futures)
-        except Exception:
-            self.broker_ok = False
-            raise
+            try:
+                await asyncio.gather(*futures)
+            except Exception:
+                self.broker_ok = False
+                raise
         self.broker_ok = True
         await conn.execute(self._mark, [row["id"] for row in rows])
         for row in rows:
@@ -173,6 +176,7 @@ def main() -> None:
     definition = importlib.import_module(f"hearth_{args.service}.app").definition
     settings = get_settings()
     configure_logging(f"{args.service}-relay", settings.log_level)
+    configure_tracing(f"{args.service}-relay")
 
     async def run() -> None:
         db = Database(settings, definition.name, definition.platform)
