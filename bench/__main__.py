@@ -146,6 +146,7 @@ BENCHMARKS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "http": _http,
     "import": _import,
     "case_finding": lambda ctx: __import__("bench.case_finding", fromlist=["rows"]).rows(ctx),
+    "quality_measures": lambda ctx: __import__("bench.quality_measures", fromlist=["rows"]).rows(ctx),
 }
 
 

@@ -5,8 +5,10 @@ from pathlib import Path
 from hearth_platform.app import ServiceDefinition, create_app
 
 from .api import router
+from .fhir_api import router as fhir_router
 from .handlers import handlers
 from .intake_api import router as intake_router
+from .recompute import start
 from .tables import metadata, platform
 
 definition = ServiceDefinition(
@@ -14,8 +16,9 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router, intake_router],
+    routers=[router, intake_router, fhir_router],
     handlers=handlers,
     description="Quality facts, the measure engine and performance scores that feed payment.",
+    on_startup=start,
 )
 app = create_app(definition)

@@ -17,21 +17,23 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hearth_platform.errors import Invalid
 
-from .facts import ClaimLine, Survey, Visit
+from .facts import ClaimLine, Referral, Survey, Visit
 
 RATE_PLACES = Decimal("0.000001")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$"
 
 
 class InvalidPeriod(Invalid):
     def __init__(self, label: str) -> None:
         super().__init__(
-            "period must be a calendar month as YYYY-MM",
-            detail=[{"field": "period", "reason": "expected YYYY-MM with a month from 01 to 12"}],
+            "period must be a calendar month as YYYY-MM or a quarter as YYYY-Qn",
+            detail=[{"field": "period", "reason": "expected YYYY-MM (month 01 to 12) or YYYY-Q1 to YYYY-Q4"}],
         )
         self.label = label
 
@@ -47,11 +49,48 @@ class Period:
     @classmethod
     def month(cls, label: str) -> "Period":
         match = _MONTH.match(label)
-        if match is None:
+        if match is None or int(match[1]) < 1:
             raise InvalidPeriod(label)
         year, month = int(match[1]), int(match[2])
         last = calendar.monthrange(year, month)[1]
         return cls(date(year, month, 1), date(year, month, last), label)
+
+    @classmethod
+    def quarter(cls, label: str) -> "Period":
+        match = _QUARTER.match(label)
+        if match is None or int(match[1]) < 1:
+            raise InvalidPeriod(label)
+        year, quarter = int(match[1]), int(match[2])
+        last_month = 3 * quarter
+        last = calendar.monthrange(year, last_month)[1]
+        return cls(date(year, last_month - 2, 1), date(year, last_month, last), label)
+
+    @classmethod
+    def parse(cls, label: str) -> "Period":
+        """A month ("2026-10") or a quarter ("2026-Q4")."""
+        return cls.quarter(label) if "Q" in label else cls.month(label)
+
+    @property
+    def is_quarter(self) -> bool:
+        return "Q" in self.label
+
+    def months(self) -> "list[Period]":
+        """The calendar months of the period, in order (one for a month)."""
+        if not self.is_quarter:
+            return [self]
+        return [
+            Period.month(f"{self.start.year}-{m:02d}") for m in range(self.start.month, self.end.month + 1)
+        ]
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @classmethod
+    def containing(cls, day: date) -> "tuple[Period, Period]":
+        """The month and the quarter a day falls in."""
+        quarter = (day.month - 1) // 3 + 1
+        return cls.month(f"{day.year}-{day.month:02d}"), cls.quarter(f"{day.year}-Q{quarter}")
 
 
 @dataclass(frozen=True)
@@ -93,9 +132,13 @@ class Assessment:
     surrogate_relationship: str | None = None
     goals_of_care_documented: bool = False
     advance_directive_on_file: bool = False
+    referral_id: str | None = None
+    # Names of the optional findings the assessment carried (no values).
+    present_fields: frozenset[str] = frozenset()
 
 
 F = TypeVar("F", Assessment, Visit, Survey, ClaimLine)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -132,8 +175,8 @@ class Measure:
     denominator: CasePredicate
     numerator: CasePredicate
     exclusions: CasePredicate = never
-    period_kind: Literal["month"] = "month"
     minimum_denominator: int = 1
+    period_kinds: tuple[str, ...] = ("month", "quarter")
 
     def __post_init__(self) -> None:
         if not 0 < len(self.measure_id) <= 64 or not 0 < len(self.version) <= 16:
@@ -142,7 +185,7 @@ class Measure:
             raise ValueError("the minimum denominator must be at least 1 (a rate needs a denominator)")
 
     def period(self, label: str) -> Period:
-        return Period.month(label)
+        return Period.parse(label)
 
     def score(self, population: "Population", period: Period) -> "list[MeasureScore]":
         return score(self, population, period)
@@ -160,6 +203,8 @@ class MeasureScore:
     denominator: int
     rate: Decimal | None
     reported: bool
+    # Members (or units) in the denominator population that an exclusion took out.
+    exclusions: int = 0
 
 
 def _by_member(facts: Iterable[F]) -> dict[str, list[F]]:
@@ -179,6 +224,15 @@ class Population:
     visits: Mapping[str, tuple[Visit, ...]] = field(default_factory=dict)
     surveys: Mapping[str, tuple[Survey, ...]] = field(default_factory=dict)
     claim_lines: Mapping[str, tuple[ClaimLine, ...]] = field(default_factory=dict)
+    referrals: tuple[Referral, ...] = ()
+    # What several measures derive from the same facts (cases, memberships of a period), built
+    # once per population.
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def memo(self, key: Any, build: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     @classmethod
     def of(
@@ -188,6 +242,7 @@ class Population:
         visits: Iterable[Visit] = (),
         surveys: Iterable[Survey] = (),
         claim_lines: Iterable[ClaimLine] = (),
+        referrals: Iterable[Referral] = (),
     ) -> "Population":
         return cls(
             tuple(enrolments),
@@ -198,6 +253,7 @@ class Population:
             {m: tuple(items) for m, items in _by_member(visits).items()},
             {m: tuple(items) for m, items in _by_member(surveys).items()},
             {m: tuple(items) for m, items in _by_member(claim_lines).items()},
+            tuple(referrals),
         )
 
     def case(self, enrolment: Enrolment) -> Case:
@@ -211,7 +267,9 @@ class Population:
         )
 
     def cases(self, period: Period) -> list[Case]:
-        return [self.case(e) for e in self.enrolments if e.active_in(period)]
+        return self.memo(
+            ("cases", period), lambda: [self.case(e) for e in self.enrolments if e.active_in(period)]
+        )
 
 
 def rate(numerator: int, denominator: int) -> Decimal:
@@ -227,11 +285,15 @@ def score(measure: Measure, population: Population, period: Period) -> list[Meas
     """
     in_denominator: dict[str, set[str]] = {}
     in_numerator: dict[str, set[str]] = defaultdict(set)
+    excluded: dict[str, set[str]] = defaultdict(set)
     for case in population.cases(period):
         org, member = case.enrolment.provider_org_id, case.enrolment.member_id
         # Every organization with a member in the period gets a result, even an empty one.
         in_denominator.setdefault(org, set())
-        if not measure.denominator(case, period) or measure.exclusions(case, period):
+        if not measure.denominator(case, period):
+            continue
+        if measure.exclusions(case, period):
+            excluded[org].add(member)
             continue
         in_denominator[org].add(member)
         if measure.numerator(case, period):
@@ -250,6 +312,8 @@ def score(measure: Measure, population: Population, period: Period) -> list[Meas
                 denominator=d,
                 rate=rate(n, d) if reported else None,
                 reported=reported,
+                # A member excluded by one enrolment but counted by another is not excluded.
+                exclusions=len(excluded[org] - in_denominator[org]),
             )
         )
     return scores
@@ -261,7 +325,7 @@ class Scorable(Protocol):
     measure_id: str
     version: str
     title: str
-    period_kind: Literal["month"]
+    period_kinds: tuple[str, ...]
     minimum_denominator: int
 
     def period(self, label: str) -> Period: ...

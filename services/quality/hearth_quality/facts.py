@@ -29,6 +29,8 @@ class Visit:
     discipline: str
     mode: str
     minutes: int
+    # The day quality received the report (timeliness of provider submissions).
+    received_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,14 @@ class ClaimLine:
     service_to: date
     admission_type: str | None = None
     ed_visit: bool = False
+    discharge_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Referral:
+    """A referral to the program: who, when, and the organization it was sent to if any."""
+
+    referral_id: str
+    member_id: str
+    referral_date: date
+    provider_org_id: str | None = None

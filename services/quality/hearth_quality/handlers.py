@@ -11,8 +11,9 @@ computation is a new run of the period whose results become current and go out a
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hearth_platform.cloudevents import Envelope
@@ -25,14 +26,17 @@ from hearth_schemas import (
     MemberEnrolled,
     MonthClosed,
     PerformanceScored,
+    ReferralReceived,
     TierChanged,
 )
 
-from .domain import MeasureResult, Period, score_all
+from .changes import ScoreChange, changes
+from .domain import MeasureResult, MeasureScore, Period, score_all
 from .facts import Survey, Visit
 from .intake import check_reported_on
-from .measures import CATALOGUE
-from .repository import FactRepository, ResultRepository
+from .measures import CATALOGUE, LOOKBACK_DAYS
+from .repository import FactRepository
+from .runs_repository import LateFactRepository, ResultRepository
 
 log = logging.getLogger("hearth.quality")
 handlers = HandlerRegistry()
@@ -44,21 +48,25 @@ class MeasureRun:
     run: int
     computed_at: datetime
     results: list[MeasureResult]
+    trigger: str = "on_demand"
+    # What moved since the results that were current before this run.
+    changes: tuple[ScoreChange, ...] = ()
 
 
 async def _compute(
     uow: UnitOfWork, period_label: str, trigger: str, caused_by: Envelope | None = None
 ) -> MeasureRun:
     """Score every catalogued measure for the period as a new run, and stage the events."""
-    period = Period.month(period_label)  # a malformed period is refused before any lock is taken
+    period = Period.parse(period_label)  # a malformed period is refused before any lock is taken
     results_repo = ResultRepository(uow.conn)
     await results_repo.lock_period(period_label)
     computed_at = datetime.now(UTC)
-    population = await FactRepository(uow.conn).population(period)
+    population = await FactRepository(uow.conn).population(period, LOOKBACK_DAYS)
     scores = score_all(CATALOGUE, population, period_label)
     run = await results_repo.start_run(
         period_label, trigger, caused_by.id if caused_by else None, computed_at
     )
+    previous = [r.score for r in await results_repo.current(period_label)]
     results = [MeasureResult(str(uuid.uuid4()), run, computed_at, s) for s in scores]
     await results_repo.replace_current(period_label, results)
     for r in results:
@@ -79,11 +87,53 @@ async def _compute(
             caused_by=caused_by,
             aggregatetype="measure_result",
         )
+    moved = tuple(changes(previous, scores)) if run > 1 else ()
     log.info(
         "measures scored",
-        extra={"period": period_label, "run": run, "trigger": trigger, "results": len(results)},
+        extra={
+            "period": period_label,
+            "run": run,
+            "trigger": trigger,
+            "results": len(results),
+            "changed": len(moved),
+        },
     )
-    return MeasureRun(period_label, run, computed_at, results)
+    return MeasureRun(period_label, run, computed_at, results, trigger, moved)
+
+
+async def recompute_settled(db: Database, settle_seconds: float) -> list[MeasureRun]:
+    """Recompute every period whose late facts have settled, each as one new run ("late_data")
+    in its own transaction; facts arriving meanwhile mark the period again for a later run."""
+    done = []
+    while True:
+        async with db.unit_of_work() as uow:
+            due = await LateFactRepository(uow.conn).take_settled(
+                datetime.now(UTC) - timedelta(seconds=settle_seconds)
+            )
+            if due is None:
+                return done
+            period, late_facts = due
+            outcome = await _compute(uow, period, "late_data")
+            await uow.commit()
+        log.info("late facts recomputed", extra={"period": period, "late_facts": late_facts})
+        done.append(outcome)
+
+
+async def run_history(db: Database, period: str, provider_org_id: str | None) -> list[MeasureRun]:
+    """Every run of the period with its results and what it changed since the run before."""
+    Period.parse(period)
+    async with db.unit_of_work() as uow:
+        repo = ResultRepository(uow.conn)
+        runs = await repo.runs(period)
+        results = await repo.all_results(period, provider_org_id)
+    history, previous = [], []
+    for run, trigger, computed_at in runs:
+        mine = [r for r in results if r.run == run]
+        scores = [r.score for r in mine]
+        moved = tuple(changes(previous, scores)) if run > 1 else ()
+        history.append(MeasureRun(period, run, computed_at, mine, trigger, moved))
+        previous = scores
+    return history
 
 
 async def run_measures(db: Database, period: str) -> MeasureRun:
@@ -100,7 +150,9 @@ async def record_visit(db: Database, visit: Visit, today: date) -> None:
         facts = FactRepository(uow.conn)
         enrolled = await facts.enrolments_with(visit.member_id, visit.provider_org_id)
         check_reported_on("visit_date", visit.visit_date, enrolled, today)
-        await facts.add_visit(visit, datetime.now(UTC))
+        now = datetime.now(UTC)
+        await facts.add_visit(visit, now)
+        await LateFactRepository(uow.conn).mark([visit.visit_date], now)
         await uow.commit()
 
 
@@ -110,14 +162,31 @@ async def record_survey(db: Database, survey: Survey, today: date) -> None:
         facts = FactRepository(uow.conn)
         enrolled = await facts.enrolments_with(survey.member_id, survey.provider_org_id)
         check_reported_on("survey_date", survey.survey_date, enrolled, today)
-        await facts.add_survey(survey, datetime.now(UTC))
+        now = datetime.now(UTC)
+        await facts.add_survey(survey, now)
+        await LateFactRepository(uow.conn).mark([survey.survey_date], now)
         await uow.commit()
 
 
 async def current_results(db: Database, period: str, provider_org_id: str | None) -> list[MeasureResult]:
-    Period.month(period)
+    Period.parse(period)
     async with db.unit_of_work() as uow:
         return await ResultRepository(uow.conn).current(period, provider_org_id)
+
+
+async def member_scores(db: Database, period_label: str, member_id: str) -> list[MeasureScore]:
+    """One member's own scores for a period, computed now from the member's facts by the same
+    measures (nothing stored, nothing published): the basis of an individual MeasureReport."""
+    period = Period.parse(period_label)
+    async with db.unit_of_work() as uow:
+        population = await FactRepository(uow.conn).population(period, LOOKBACK_DAYS, member_id)
+    return score_all(CATALOGUE, population, period_label)
+
+
+async def _late(uow: UnitOfWork, days: Iterable[date]) -> None:
+    """Facts dated in periods that already have results make those periods due for a
+    recomputation (coalesced: see recompute_settled)."""
+    await LateFactRepository(uow.conn).mark(days, datetime.now(UTC))
 
 
 def _facts(items: list[Received[Any]], fields: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -149,6 +218,7 @@ async def on_member_disenrolled(uow: UnitOfWork, items: list[Received[MemberDise
     await FactRepository(uow.conn).add_disenrolments(
         _facts(items, ("enrollment_id", "member_id", "provider_org_id", "effective_date", "reason"))
     )
+    await _late(uow, (i.event.effective_date for i in items))
 
 
 @handlers.on(TierChanged)
@@ -161,24 +231,43 @@ async def on_tier_changed(uow: UnitOfWork, items: list[Received[TierChanged]]) -
     )
 
 
+# The optional findings of an assessment (those that may be missing): data completeness is
+# measured over these, by name only.
+OPTIONAL_FINDINGS: tuple[str, ...] = tuple(
+    name for name, f in AssessmentCompleted.model_fields.items() if f.default is None
+)
+
+
+@handlers.on(ReferralReceived)
+async def on_referral_received(uow: UnitOfWork, items: list[Received[ReferralReceived]]) -> None:
+    """Kept for the time from referral to assessment: who, when, and to which organization."""
+    await FactRepository(uow.conn).add_referrals(
+        _facts(items, ("referral_id", "member_id", "referral_date", "provider_org_id"))
+    )
+
+
 @handlers.on(AssessmentCompleted)
 async def on_assessment_completed(uow: UnitOfWork, items: list[Received[AssessmentCompleted]]) -> None:
-    """Only the measure-relevant structured findings are kept."""
-    await FactRepository(uow.conn).add_assessments(
-        _facts(
-            items,
-            (
-                "assessment_id",
-                "member_id",
-                "provider_org_id",
-                "assessed_on",
-                "surrogate_identified",
-                "surrogate_relationship",
-                "goals_of_care_documented",
-                "advance_directive_on_file",
-            ),
-        )
+    """Only the measure-relevant structured findings are kept, and the names (not the values)
+    of the optional findings the assessment carried."""
+    rows = _facts(
+        items,
+        (
+            "assessment_id",
+            "member_id",
+            "provider_org_id",
+            "assessed_on",
+            "surrogate_identified",
+            "surrogate_relationship",
+            "goals_of_care_documented",
+            "advance_directive_on_file",
+            "referral_id",
+        ),
     )
+    for row, item in zip(rows, items, strict=True):
+        row["present_fields"] = [f for f in OPTIONAL_FINDINGS if getattr(item.event, f) is not None]
+    await FactRepository(uow.conn).add_assessments(rows)
+    await _late(uow, (i.event.assessed_on for i in items))
 
 
 @handlers.on(ClaimLineReceived)
@@ -196,9 +285,11 @@ async def on_claim_line_received(uow: UnitOfWork, items: list[Received[ClaimLine
                 "service_to",
                 "admission_type",
                 "ed_visit",
+                "discharge_status",
             ),
         )
     )
+    await _late(uow, (d for i in items for d in (i.event.service_from, i.event.service_to)))
 
 
 @handlers.on(MonthClosed)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .domain import Assessment, Case, Measure, Period, Scorable
+from .measures_access import access_measures
 from .measures_experience import feeling_heard_measures
+from .measures_outcomes import days_at_home, hospice_transition
 from .measures_utilization import utilization_measures
 from .measures_visits import visit_measures
 
@@ -96,10 +98,20 @@ def catalogue(params: Mapping[str, Any]) -> tuple[Scorable, ...]:
         *feeling_heard_measures(params["feeling_heard"]),
         *visit_measures(params["visits"]),
         *utilization_measures(params["utilization"]),
+        days_at_home(params["days_at_home"]),
+        hospice_transition(params["hospice_transition"]),
+        *access_measures(params["assessment_after_referral"], params["data_quality"]),
     )
 
 
+def lookback_days(measures: tuple[Scorable, ...]) -> int:
+    """How far before a period the facts of the catalogue reach (decedents who left for hospice,
+    referrals whose window ends in the period)."""
+    return max((int(getattr(m, "lookback_days", 0)) for m in measures), default=0)
+
+
 CATALOGUE: tuple[Scorable, ...] = catalogue(PARAMETERS)
+LOOKBACK_DAYS = lookback_days(CATALOGUE)
 SURROGATE_IDENTIFIED: Measure = next(
     m for m in CATALOGUE if isinstance(m, Measure) and m.measure_id == "surrogate-identified"
 )

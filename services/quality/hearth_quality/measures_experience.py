@@ -16,13 +16,7 @@ from .ratio import Membership, RatioMeasure, Tally
 
 
 def _eligible(m: Membership, period: Period, count_proxy_answers: bool) -> list[Survey]:
-    return [
-        s
-        for s in m.surveys
-        if s.provider_org_id == m.provider_org_id
-        and m.counts(s.survey_date, period)
-        and (count_proxy_answers or not s.proxy)
-    ]
+    return [s for s in m.surveys_in(period) if count_proxy_answers or not s.proxy]
 
 
 def top_box_share(item: str, params: Mapping[str, Any]) -> RatioMeasure:

@@ -14,8 +14,8 @@ from .facts import Visit
 from .ratio import Membership, RatioMeasure, member_months
 
 
-def _visits(m: Membership, period: Period) -> list[Visit]:
-    return [v for v in m.visits if v.provider_org_id == m.provider_org_id and m.counts(v.visit_date, period)]
+def _visits(m: Membership, period: Period) -> tuple[Visit, ...]:
+    return m.visits_in(period)
 
 
 def visits_per_member_month(discipline: str, params: Mapping[str, Any]) -> RatioMeasure:

@@ -14,11 +14,12 @@ the figure of the specification; the API shows both.
 """
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from functools import cached_property
+from typing import TypeVar
 
 from .domain import Assessment, Enrolment, MeasureScore, Period, Population, rate
 from .facts import ClaimLine, Survey, Visit
@@ -39,8 +40,34 @@ class Membership:
     visits: tuple[Visit, ...] = ()
     surveys: tuple[Survey, ...] = ()
     claim_lines: tuple[ClaimLine, ...] = ()
+    period: Period | None = None
+
+    def visits_in(self, period: Period) -> tuple[Visit, ...]:
+        """The organization's visits that count in `period`; for the membership's own period
+        computed once and shared by every visit measure."""
+        if period == self.period:
+            return self._own_visits
+        return _counted(self, self.visits, period, _visit_date)
+
+    def surveys_in(self, period: Period) -> tuple[Survey, ...]:
+        """The organization's surveys that count in `period` (shared like `visits_in`)."""
+        if period == self.period:
+            return self._own_surveys
+        return _counted(self, self.surveys, period, _survey_date)
+
+    @cached_property
+    def _own_visits(self) -> tuple[Visit, ...]:
+        assert self.period is not None
+        return _counted(self, self.visits, self.period, _visit_date)
+
+    @cached_property
+    def _own_surveys(self) -> tuple[Survey, ...]:
+        assert self.period is not None
+        return _counted(self, self.surveys, self.period, _survey_date)
 
     def enrolled_on(self, day: date) -> bool:
+        if len(self.enrolments) == 1:
+            return self.enrolments[0].enrolled_on(day)
         return any(e.enrolled_on(day) for e in self.enrolments)
 
     def counts(self, day: date, period: Period) -> bool:
@@ -49,7 +76,27 @@ class Membership:
         return period.start <= day <= period.end and self.enrolled_on(day)
 
 
+R = TypeVar("R", Visit, Survey)
+
+
+def _visit_date(v: Visit) -> date:
+    return v.visit_date
+
+
+def _survey_date(s: Survey) -> date:
+    return s.survey_date
+
+
+def _counted(m: Membership, facts: Iterable[R], period: Period, day_of: Callable[[R], date]) -> tuple[R, ...]:
+    return tuple(f for f in facts if f.provider_org_id == m.provider_org_id and m.counts(day_of(f), period))
+
+
 def memberships(population: Population, period: Period) -> list[Membership]:
+    """Built once per population and period and shared by every ratio measure."""
+    return population.memo(("memberships", period), lambda: _memberships(population, period))
+
+
+def _memberships(population: Population, period: Period) -> list[Membership]:
     grouped: dict[tuple[str, str], list[Enrolment]] = defaultdict(list)
     for e in population.enrolments:
         if e.active_in(period):
@@ -63,6 +110,7 @@ def memberships(population: Population, period: Period) -> list[Membership]:
             population.visits.get(member, ()),
             population.surveys.get(member, ()),
             population.claim_lines.get(member, ()),
+            period,
         )
         for (org, member), enrolments in grouped.items()
     ]
@@ -71,10 +119,10 @@ def memberships(population: Population, period: Period) -> list[Membership]:
 Tally = Callable[[Membership, Period], int]
 
 
-def member_months(_membership: Membership, _period: Period) -> int:
-    """A member enrolled with the organization on at least one day of the month is one
-    member-month (two enrolments in one month are still one)."""
-    return 1
+def member_months(membership: Membership, period: Period) -> int:
+    """A member enrolled with the organization on at least one day of a month is one
+    member-month (two enrolments in one month are still one); a quarter sums its months."""
+    return sum(1 for month in period.months() if any(e.active_in(month) for e in membership.enrolments))
 
 
 @dataclass(frozen=True)
@@ -90,7 +138,7 @@ class RatioMeasure:
     denominator: Tally
     minimum_denominator: int = 1
     multiplier: Decimal = Decimal(1)
-    period_kind: Literal["month"] = "month"
+    period_kinds: tuple[str, ...] = ("month", "quarter")
 
     def __post_init__(self) -> None:
         if not 0 < len(self.measure_id) <= 64 or not 0 < len(self.version) <= 16:
@@ -99,7 +147,7 @@ class RatioMeasure:
             raise ValueError("the minimum denominator must be at least 1 (a rate needs a denominator)")
 
     def period(self, label: str) -> Period:
-        return Period.month(label)
+        return Period.parse(label)
 
     def score(self, population: Population, period: Period) -> list[MeasureScore]:
         return score_ratio(self, population, period)

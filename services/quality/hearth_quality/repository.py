@@ -1,23 +1,22 @@
-"""All SQL of the quality service: set-based fact upserts, the facts of a period, and results."""
+"""SQL of the facts quality keeps: set-based upserts of consumed events, reported care, and the
+facts of one period (results and runs are in runs_repository.py)."""
 
-import zlib
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, text, update
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .domain import Assessment, Enrolment, MeasureResult, MeasureScore, Period, Population
-from .facts import FHU_ITEMS, ClaimLine, Survey, Visit
+from .domain import Assessment, Enrolment, Period, Population
+from .facts import FHU_ITEMS, ClaimLine, Referral, Survey, Visit
 from .tables import (
     assessments,
     claim_lines,
     disenrolments,
     enrolments,
-    measure_results,
-    measure_runs,
+    referrals,
     surveys,
     tier_changes,
     visits,
@@ -31,24 +30,6 @@ def _last_per_key(rows: Iterable[dict[str, Any]], key: Sequence[str]) -> list[di
     for row in rows:
         unique[tuple(row[k] for k in key)] = row
     return list(unique.values())
-
-
-def _result(row: Any) -> MeasureResult:
-    return MeasureResult(
-        score_id=row.score_id,
-        run=row.run,
-        computed_at=row.computed_at,
-        score=MeasureScore(
-            measure_id=row.measure_id,
-            measure_version=row.measure_version,
-            provider_org_id=row.provider_org_id,
-            period=row.period,
-            numerator=row.numerator,
-            denominator=row.denominator,
-            rate=row.rate,
-            reported=row.reported,
-        ),
-    )
 
 
 class FactRepository:
@@ -106,7 +87,8 @@ class FactRepository:
         ]
 
     async def add_visit(self, visit: Visit, received_at: datetime) -> None:
-        await self.conn.execute(visits.insert().values(**vars(visit), received_at=received_at))
+        fields = {k: v for k, v in vars(visit).items() if k != "received_on"}
+        await self.conn.execute(visits.insert().values(**fields, received_at=received_at))
 
     async def add_survey(self, survey: Survey, received_at: datetime) -> None:
         await self.conn.execute(
@@ -123,15 +105,26 @@ class FactRepository:
             )
         )
 
-    async def population(self, period: Period) -> Population:
-        """Enrolments in force at some time in the period (a superset check; the domain decides
-        exactly), every assessment of their members, and their visits, surveys and claim lines
-        dated in the period (with every line of a claim that has one there): five queries
-        whatever the size."""
-        in_period = and_(
+    async def add_referrals(self, rows: Iterable[dict[str, Any]]) -> None:
+        await self._upsert(referrals, rows)
+
+    async def population(
+        self, period: Period, lookback_days: int = 0, member_id: str | None = None
+    ) -> Population:
+        """Enrolments in force at some time from `lookback_days` before the period to its end (a
+        superset check; the domain decides exactly), referrals dated in that span, every
+        assessment of their members, their visits and surveys dated in the period, and every line
+        of their claims that touch the span: seven queries whatever the size. With `member_id`,
+        that member's facts only."""
+        since = period.start - timedelta(days=min(lookback_days, (period.start - date.min).days))
+        in_span = and_(
             enrolments.c.effective_date <= period.end,
-            or_(disenrolments.c.effective_date.is_(None), disenrolments.c.effective_date > period.start),
+            or_(disenrolments.c.effective_date.is_(None), disenrolments.c.effective_date > since),
         )
+        referred_in_span = referrals.c.referral_date.between(since, period.end)
+        if member_id is not None:
+            in_span = and_(in_span, enrolments.c.member_id == member_id)
+            referred_in_span = and_(referred_in_span, referrals.c.member_id == member_id)
         joined = enrolments.outerjoin(
             disenrolments, disenrolments.c.enrollment_id == enrolments.c.enrollment_id
         )
@@ -145,10 +138,16 @@ class FactRepository:
                 disenrolments.c.reason,
             )
             .select_from(joined)
-            .where(in_period)
+            .where(in_span)
         )
-        members = select(enrolments.c.member_id).select_from(joined).where(in_period)
-        found = await self.conn.execute(select(assessments).where(assessments.c.member_id.in_(members)))
+        referred = await self.conn.execute(select(referrals).where(referred_in_span))
+        members = select(enrolments.c.member_id).select_from(joined).where(in_span)
+        referred_members = select(referrals.c.member_id).where(referred_in_span)
+        found = await self.conn.execute(
+            select(assessments).where(
+                or_(assessments.c.member_id.in_(members), assessments.c.member_id.in_(referred_members))
+            )
+        )
         visited = await self.conn.execute(
             select(visits).where(
                 visits.c.member_id.in_(members), visits.c.visit_date.between(period.start, period.end)
@@ -159,12 +158,13 @@ class FactRepository:
                 surveys.c.member_id.in_(members), surveys.c.survey_date.between(period.start, period.end)
             )
         )
-        claims_in_period = select(claim_lines.c.claim_id).where(
-            claim_lines.c.member_id.in_(members),
-            claim_lines.c.service_from.between(period.start, period.end),
+        claims_in_span = select(claim_lines.c.claim_id).where(
+            or_(claim_lines.c.member_id.in_(members), claim_lines.c.member_id.in_(referred_members)),
+            claim_lines.c.service_from <= period.end,
+            claim_lines.c.service_to >= since,
         )
         claimed = await self.conn.execute(
-            select(claim_lines).where(claim_lines.c.claim_id.in_(claims_in_period))
+            select(claim_lines).where(claim_lines.c.claim_id.in_(claims_in_span))
         )
         return Population.of(
             (
@@ -183,12 +183,21 @@ class FactRepository:
                     surrogate_relationship=a.surrogate_relationship,
                     goals_of_care_documented=a.goals_of_care_documented,
                     advance_directive_on_file=a.advance_directive_on_file,
+                    referral_id=a.referral_id,
+                    present_fields=frozenset(a.present_fields),
                 )
                 for a in found
             ),
             (
                 Visit(
-                    v.visit_id, v.member_id, v.provider_org_id, v.visit_date, v.discipline, v.mode, v.minutes
+                    v.visit_id,
+                    v.member_id,
+                    v.provider_org_id,
+                    v.visit_date,
+                    v.discipline,
+                    v.mode,
+                    v.minutes,
+                    v.received_at.date(),
                 )
                 for v in visited
             ),
@@ -215,75 +224,9 @@ class FactRepository:
                     c.service_to,
                     c.admission_type,
                     c.ed_visit,
+                    c.discharge_status,
                 )
                 for c in claimed
             ),
+            (Referral(r.referral_id, r.member_id, r.referral_date, r.provider_org_id) for r in referred),
         )
-
-
-class ResultRepository:
-    """Measure runs and their results; earlier runs are kept, only the latest is current."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-
-    async def lock_period(self, period: str) -> None:
-        """Serialize runs of one period (a month close and an on-demand run at the same time)
-        until the transaction ends, so run numbers and the current flag stay consistent."""
-        await self.conn.execute(
-            text("SELECT pg_advisory_xact_lock(:k)"),
-            {"k": zlib.crc32(f"hearth-quality-run:{period}".encode())},
-        )
-
-    async def start_run(self, period: str, trigger: str, cause_event_id: str | None, at: datetime) -> int:
-        last = (
-            await self.conn.execute(
-                select(func.coalesce(func.max(measure_runs.c.run), 0)).where(measure_runs.c.period == period)
-            )
-        ).scalar_one()
-        run = int(last) + 1
-        await self.conn.execute(
-            measure_runs.insert().values(
-                period=period, run=run, trigger=trigger, cause_event_id=cause_event_id, computed_at=at
-            )
-        )
-        return run
-
-    async def replace_current(self, period: str, results: Sequence[MeasureResult]) -> None:
-        """The new run's results become current; every earlier result of the period is kept but
-        no longer current (also those of an organization that has no result in the new run)."""
-        await self.conn.execute(
-            update(measure_results)
-            .where(measure_results.c.period == period, measure_results.c.current)
-            .values(current=False)
-        )
-        if results:
-            await self.conn.execute(
-                measure_results.insert(),
-                [
-                    {
-                        "score_id": r.score_id,
-                        "period": r.score.period,
-                        "run": r.run,
-                        "measure_id": r.score.measure_id,
-                        "measure_version": r.score.measure_version,
-                        "provider_org_id": r.score.provider_org_id,
-                        "numerator": r.score.numerator,
-                        "denominator": r.score.denominator,
-                        "rate": r.score.rate,
-                        "reported": r.score.reported,
-                        "current": True,
-                        "computed_at": r.computed_at,
-                    }
-                    for r in results
-                ],
-            )
-
-    async def current(self, period: str, provider_org_id: str | None = None) -> list[MeasureResult]:
-        query = select(measure_results).where(measure_results.c.period == period, measure_results.c.current)
-        if provider_org_id is not None:
-            query = query.where(measure_results.c.provider_org_id == provider_org_id)
-        rows = await self.conn.execute(
-            query.order_by(measure_results.c.measure_id, measure_results.c.provider_org_id)
-        )
-        return [_result(r) for r in rows]

@@ -8,6 +8,7 @@ Results are versioned: every computation of a period is a new `run`, earlier row
 """
 
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     Column,
     Date,
@@ -74,7 +75,32 @@ assessments = Table(
     Column("surrogate_relationship", Text),
     Column("goals_of_care_documented", Boolean, nullable=False),
     Column("advance_directive_on_file", Boolean, nullable=False),
+    # The referral the assessment answers, and which optional findings it carried (their names,
+    # never their values): data completeness is measured from these.
+    Column("referral_id", Text),
+    Column("present_fields", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Index("assessments_member", "member_id"),
+    Index("assessments_referral", "referral_id"),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    Column("referral_date", Date, nullable=False),
+    Column("provider_org_id", Text),
+    Index("referrals_date", "referral_date"),
+)
+
+# Periods that already have results and received late facts since: recomputed once the facts
+# have settled (one run for a burst of late facts, not one per fact).
+pending_recomputes = Table(
+    "pending_recomputes",
+    metadata,
+    Column("period", Text, primary_key=True),
+    Column("first_late_at", DateTime(timezone=True), nullable=False),
+    Column("late_facts", Integer, nullable=False),
 )
 
 measure_runs = Table(
@@ -99,6 +125,8 @@ measure_results = Table(
     Column("provider_org_id", Text, nullable=False),
     Column("numerator", Integer, nullable=False),
     Column("denominator", Integer, nullable=False),
+    # Members (or units) that met the denominator but were excluded, for the record.
+    Column("exclusions", Integer, nullable=False, server_default=text("0")),
     Column("rate", Numeric(9, 6)),
     Column("reported", Boolean, nullable=False),
     Column("current", Boolean, nullable=False),
@@ -162,6 +190,8 @@ claim_lines = Table(
     Column("service_to", Date, nullable=False),
     Column("admission_type", Text),
     Column("ed_visit", Boolean, nullable=False),
+    # UB-04 patient discharge status: 20, 40, 41, 42 say the member died.
+    Column("discharge_status", Text),
     Index("claim_lines_member", "member_id"),
     Index("claim_lines_service_from", "service_from"),
 )

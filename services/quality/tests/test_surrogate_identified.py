@@ -144,6 +144,7 @@ def test_member_who_left_within_the_window_counts_only_with_a_surrogate() -> Non
     short_window = [Enrolment("e", "m", "org-a", date(2026, 9, 15), date(2026, 10, 15), "death")]
     excluded = scores(enrolments=short_window, assessments=[])["org-a"]
     assert (excluded.numerator, excluded.denominator, excluded.reported) == (0, 0, False)
+    assert excluded.exclusions == 1
     found = scores(enrolments=short_window, assessments=[assessed("m", date(2026, 9, 16))])["org-a"]
     assert (found.numerator, found.denominator) == (1, 1)
 
