@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hearth_devstack.tokens import bearer_headers, dev_keys_dir, jwks_url
+
 from .bulk_import import bulk_import
 from .http_load import http_endpoints
 from .infra import BenchInfra, bench_infra
@@ -58,6 +60,12 @@ class BenchContext:
     logs: Path
     scale: float
     raw: dict[str, Any]
+    # A plan administrator's Authorization header, verified by services started with `env`.
+    headers: dict[str, str]
+
+    @property
+    def token(self) -> str:
+        return self.headers["authorization"].removeprefix("Bearer ")
 
 
 Row = tuple[str, str, str, str]
@@ -98,7 +106,7 @@ def _pipeline(ctx: BenchContext) -> list[Row]:
 
 
 def _http(ctx: BenchContext) -> list[Row]:
-    http = http_endpoints(ctx.env, ctx.logs, seconds=max(int(10 * ctx.scale), 3))
+    http = http_endpoints(ctx.env, ctx.logs, ctx.token, seconds=max(int(10 * ctx.scale), 3))
     write("http_endpoints", http)
     bare = http["bare_fastapi"]["requests_per_s"]
     rows = []
@@ -119,7 +127,7 @@ def _http(ctx: BenchContext) -> list[Row]:
 
 
 def _import(ctx: BenchContext) -> list[Row]:
-    imports = bulk_import(ctx.env, ctx.logs, count=int(50_000 * ctx.scale))
+    imports = bulk_import(ctx.env, ctx.logs, ctx.headers, count=int(50_000 * ctx.scale))
     write("bulk_import", imports)
     return [
         (
@@ -155,11 +163,15 @@ def main() -> None:
             "HEARTH_DATABASE_URL": infra.database_url,
             "HEARTH_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
             "HEARTH_LOG_LEVEL": "WARNING",
+            "HEARTH_AUTH_JWKS_URL": jwks_url(dev_keys_dir()),
+            # One client drives each benchmark: its budget must not be what is measured.
+            "HEARTH_RATE_LIMIT_PER_S": "1000000",
+            "HEARTH_RATE_LIMIT_BURST": "1000000",
         }
         scale = 0.1 if args.quick else 1.0
         raw = asyncio.run(kafka_raw(infra.kafka_bootstrap, count=int(200_000 * scale)))
         write("kafka_raw", raw)
-        ctx = BenchContext(infra, env, Path(logs), scale, raw)
+        ctx = BenchContext(infra, env, Path(logs), scale, raw, bearer_headers(client="bench"))
         rows += _kafka_rows(ctx)
         for name, benchmark in BENCHMARKS.items():
             if args.only in (None, name):

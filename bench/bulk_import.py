@@ -15,7 +15,9 @@ from .http_load import serve, wait_ok
 CHUNK = 5000
 
 
-def bulk_import(env: dict[str, str], log_dir: Path, count: int = 50_000) -> dict[str, Any]:
+def bulk_import(
+    env: dict[str, str], log_dir: Path, headers: dict[str, str], count: int = 50_000
+) -> dict[str, Any]:
     (port,) = free_ports(1)
     api = serve("hearth_referral.app:app", port, env, log_dir / "referral-import.log")
     run = uuid.uuid4().hex[:8]
@@ -35,7 +37,7 @@ def bulk_import(env: dict[str, str], log_dir: Path, count: int = 50_000) -> dict
                 response = client.post(
                     f"http://127.0.0.1:{port}/referrals/import",
                     content=chunk,
-                    headers={"content-type": "application/x-ndjson"},
+                    headers={**headers, "content-type": "application/x-ndjson"},
                 )
                 response.raise_for_status()
                 imported += response.json()["imported"]

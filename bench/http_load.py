@@ -19,6 +19,7 @@ _LUA = """
 counter = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+if TOKEN ~= "" then wrk.headers["Authorization"] = "Bearer " .. TOKEN end
 request = function()
   counter = counter + 1
   local body = string.format('{"member_id":"B-%s-%d","source":"aco","referrer_id":"aco-1",' ..
@@ -41,9 +42,11 @@ def require_wrk() -> str:
     return path
 
 
-def run_wrk(url: str, path: str, *, seconds: int, connections: int, run_id: str) -> dict[str, Any]:
+def run_wrk(
+    url: str, path: str, *, seconds: int, connections: int, run_id: str, token: str = ""
+) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f'RUN = "{run_id}"\nPATH = "{path}"\n' + _LUA)
+        script.write(f'RUN = "{run_id}"\nPATH = "{path}"\nTOKEN = "{token}"\n' + _LUA)
     out = subprocess.run(
         [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
         capture_output=True,
@@ -95,7 +98,7 @@ def wait_ok(url: str, timeout: float = 60) -> None:
 
 
 def http_endpoints(
-    env: dict[str, str], log_dir: Path, seconds: int = 10, connections: int = 32
+    env: dict[str, str], log_dir: Path, token: str, seconds: int = 10, connections: int = 32
 ) -> dict[str, Any]:
     """The bare endpoint, then `POST /referrals` in the two ways a deployment runs the referral
     service: relay inside the API process (`make up`), and API with HEARTH_RELAY_ENABLED=false
@@ -136,6 +139,7 @@ def http_endpoints(
                 seconds=2,
                 connections=connections,
                 run_id=run_id + "w",
+                token=token,
             )
             results[layout] = run_wrk(
                 f"http://127.0.0.1:{port}",
@@ -143,6 +147,7 @@ def http_endpoints(
                 seconds=seconds,
                 connections=connections,
                 run_id=run_id,
+                token=token,
             )
         finally:
             for proc in (api, relay):

@@ -13,14 +13,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .audit import AuditTrail, audit_router
+from .auth import Authenticator, MethodScope
 from .coalesce import C, Coalescer, R, SetBased
 from .consumer import Consumer, is_infrastructure_fault
 from .db import Database, TraceContext, current_trace
@@ -49,6 +53,16 @@ class ServiceDefinition:
     description: str = ""
     # Runs once after migrations, e.g. to load reference data shipped as files.
     on_startup: Callable[[Database], Awaitable[None]] | None = None
+    # The scopes that guard the service's routes: GET needs `read_scope`, other methods
+    # `write_scope` (default `<name>:read` and `<name>:write`; see auth.MethodScope).
+    read_scope: str = ""
+    write_scope: str = ""
+    # Bulk endpoints (path prefix -> byte limit) that take more than `max_request_bytes`.
+    bulk_paths: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.read_scope = self.read_scope or f"{self.name}:read"
+        self.write_scope = self.write_scope or f"{self.name}:write"
 
     @property
     def schema(self) -> str:
@@ -64,6 +78,7 @@ class Runtime:
     db: Database
     relay: Relay
     consumer: Consumer | None
+    audit: AuditTrail
     coalescers: dict[Any, Coalescer[Any, Any]] = field(default_factory=dict)
 
     def coalescer(self, fn: SetBased[C, R]) -> Coalescer[C, R]:
@@ -103,10 +118,14 @@ class RequestContext:
     """Pure ASGI middleware: trace context for the request, body size limit, security headers,
     HTTP metrics."""
 
-    def __init__(self, app: ASGIApp, service: str, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_bytes: int, bulk_paths: dict[str, int]) -> None:
         self.app = app
         self.service = service
         self.max_bytes = max_bytes
+        self.bulk_paths = bulk_paths
+
+    def limit(self, path: str) -> int:
+        return next((n for prefix, n in self.bulk_paths.items() if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,13 +133,15 @@ class RequestContext:
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            response = JSONResponse(
-                error_body("payload_too_large", f"request bodies are limited to {self.max_bytes} bytes"),
-                status_code=413,
+        limit = self.limit(scope["path"])
+        too_large = f"request bodies are limited to {limit} bytes"
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await JSONResponse(error_body("payload_too_large", too_large), status_code=413)(
+                scope, receive, send
             )
-            await response(scope, receive, send)
             return
+        if length is None:
+            receive = _limited(receive, limit, too_large)
         traceparent = headers.get(b"traceparent", b"").decode() or new_traceparent()
         # Every event a request causes shares one correlation id, given or new.
         correlation = headers.get(b"x-correlation-id", b"").decode() or new_id()
@@ -146,8 +167,45 @@ class RequestContext:
         finally:
             current_trace.reset(token)
             route = getattr(scope.get("route"), "path", "unmatched")
+            principal = scope.get("state", {}).get("principal")
+            if principal is not None:
+                scope["app"].state.runtime.audit.record(
+                    principal,
+                    method=scope["method"],
+                    route=route,
+                    path=scope["path"],
+                    member_id=_member_of(scope),
+                    status=status,
+                    purpose=headers.get(b"x-purpose-of-use", b"").decode(errors="replace") or None,
+                    correlation_id=correlation,
+                )
             HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
             HTTP_SECONDS.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
+
+
+def _limited(receive: Receive, limit: int, message: str) -> Receive:
+    """A chunked body (no Content-Length) is counted as it arrives and refused past the limit."""
+    received = 0
+
+    async def counting() -> Message:
+        nonlocal received
+        msg = await receive()
+        if msg["type"] == "http.request":
+            received += len(msg.get("body", b""))
+            if received > limit:
+                raise StarletteHTTPException(413, message)
+        return msg
+
+    return counting
+
+
+def _member_of(scope: Scope) -> str | None:
+    """The member a request is about, when its path or query names one."""
+    member = scope.get("path_params", {}).get("member_id")
+    if member is None and b"member_id=" in scope.get("query_string", b""):
+        query = parse_qs(scope["query_string"].decode(errors="replace"))
+        member = (query.get("member_id") or [None])[0]
+    return str(member)[:64] if member is not None else None
 
 
 async def _migrate_when_reachable(settings: Settings, definition: ServiceDefinition) -> None:
@@ -168,14 +226,16 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         cfg = settings or get_settings()
         configure_logging(definition.name, cfg.log_level)
         configure_tracing(definition.name)
+        app.state.authenticator = Authenticator(cfg)
         await _migrate_when_reachable(cfg, definition)
         db = Database(cfg, definition.name, definition.platform)
         if definition.on_startup is not None:
             await definition.on_startup(db)
         relay = Relay(db)
         consumer = Consumer(db, definition.handlers) if len(definition.handlers) else None
-        app.state.runtime = Runtime(cfg, db, relay, consumer)
-        tasks = []
+        audit = AuditTrail(db)
+        app.state.runtime = Runtime(cfg, db, relay, consumer, audit)
+        tasks = [asyncio.create_task(audit.run(), name=f"{definition.name}-audit")]
         if cfg.relay_enabled:
             tasks.append(asyncio.create_task(relay.run(), name=f"{definition.name}-relay"))
         if consumer is not None:
@@ -204,7 +264,12 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["authorization", "content-type", "idempotency-key", "traceparent"],
         )
-    app.add_middleware(RequestContext, service=definition.name, max_bytes=configured.max_request_bytes)
+    app.add_middleware(
+        RequestContext,
+        service=definition.name,
+        max_bytes=configured.max_request_bytes,
+        bulk_paths=definition.bulk_paths,
+    )
     # Added after RequestContext so that it runs first: the request's span is the parent of what
     # the request publishes.
     app.add_middleware(TracingMiddleware, service=definition.name)
@@ -238,6 +303,10 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    # Every route of the service needs a token with the right scope; only the operational
+    # endpoints above answer without one.
+    guard = Depends(MethodScope(definition.read_scope, definition.write_scope))
     for router in definition.routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[guard])
+    app.include_router(audit_router())
     return app

@@ -202,6 +202,24 @@ class RateLimiter:
 _bearer = HTTPBearer(auto_error=False, description="An OAuth2 access token (JWT, RS256).")
 
 
+async def authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, scope: str
+) -> Principal:
+    """The caller of `request` when its token is valid and grants `scope`; metered per client."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.principal(credentials.credentials)
+    authenticator.rate.take(principal.client)
+    if scope not in principal.scopes:
+        raise Forbidden(f"the token does not grant the scope {scope}")
+    request.state.principal = principal
+    return principal
+
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 class Scope:
     """A route dependency: the caller's `Principal`, when its token is valid and grants `scope`
     (see `requires`)."""
@@ -211,20 +229,43 @@ class Scope:
             raise ValueError(f"unknown scope {scope!r}")
         self.scope = scope
 
-    async def __call__(
-        self,
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
-        authenticator: Authenticator = request.app.state.authenticator
-        principal = await authenticator.principal(credentials.credentials)
-        authenticator.rate.take(principal.client)
-        if self.scope not in principal.scopes:
-            raise Forbidden(f"the token does not grant the scope {self.scope}")
-        request.state.principal = principal
-        return principal
+    async def __call__(self, request: Request, credentials: BearerDep) -> Principal:
+        return await authenticate(request, credentials, self.scope)
+
+
+#: A route that reads with POST (a FHIR or X12 query) or needs a narrower scope names it:
+#: `@router.post(..., openapi_extra={SCOPE_OVERRIDE: "eligibility:read"})`.
+SCOPE_OVERRIDE = "x-hearth-scope"
+
+
+class MethodScope:
+    """The guard the app factory puts on every route of a service: GET needs the service's read
+    scope, every other method its write scope, unless the route names its own (`SCOPE_OVERRIDE`).
+    A route added later is guarded without anyone remembering to."""
+
+    def __init__(self, read: str, write: str) -> None:
+        for scope in (read, write):
+            if scope not in SCOPES:
+                raise ValueError(f"unknown scope {scope!r}")
+        self.read = read
+        self.write = write
+
+    async def __call__(self, request: Request, credentials: BearerDep) -> Principal:
+        extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
+        scope = extra.get(SCOPE_OVERRIDE) or (self.read if request.method in ("GET", "HEAD") else self.write)
+        return await authenticate(request, credentials, scope)
+
+
+async def _caller(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:  # a route outside the service's guarded routers
+        raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+    return principal  # type: ignore[no-any-return]
+
+
+#: The authenticated caller of a guarded route, for decisions by organization:
+#: `caller: CallerDep`, then `caller.sees_org(referral.provider_org_id)`.
+CallerDep = Annotated[Principal, Depends(_caller)]
 
 
 def requires(scope: str) -> Any:

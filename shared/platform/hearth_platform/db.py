@@ -6,6 +6,7 @@ commit together or not at all, through the same connection. That is the transact
 """
 
 import contextvars
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -94,6 +95,12 @@ class Database:
         await self.engine.dispose()
 
 
+@functools.cache
+def _event_meta(event_class: type[Event]) -> tuple[str, str, str]:
+    """(CloudEvents type, dataschema, topic) of an event class, computed once per class."""
+    return event_class.event_type(), event_class.dataschema(), event_class.topic()
+
+
 class UnitOfWork:
     """One transaction. Handlers read and write through `conn` and stage events with `publish`;
     nothing is visible, and nothing is published, until `commit`."""
@@ -103,6 +110,7 @@ class UnitOfWork:
         self.conn = conn
         self.trace = trace
         self._staged: list[dict[str, Any]] = []
+        self._time: datetime | None = None
 
     def publish(
         self,
@@ -114,27 +122,40 @@ class UnitOfWork:
     ) -> str:
         """Stage `event` in the outbox. Its trace context comes from the event that caused it, or
         the one given (a coalesced request's own), or the unit of work's."""
-        trace = TraceContext.caused_by(caused_by) if caused_by else (trace or self.trace)
+        if caused_by is not None:
+            correlation_id, causation_id = caused_by.correlation_id or caused_by.id, caused_by.id
+            traceparent = caused_by.traceparent
+        else:
+            trace = trace or self.trace
+            correlation_id, causation_id, traceparent = (
+                trace.correlation_id,
+                trace.causation_id,
+                trace.traceparent,
+            )
+        event_type, dataschema, topic = _event_meta(type(event))
         event_id = new_id()
         subject = event.subject()
+        if self._time is None:
+            # One transaction, one moment: every event it stages happened when it commits.
+            self._time = datetime.now(UTC)
         headers = ce_headers(
             id=event_id,
             source=self.db.source,
-            type=event.event_type(),
-            time=datetime.now(UTC),
+            type=event_type,
+            time=self._time,
             subject=subject,
-            dataschema=event.dataschema(),
-            correlation_id=trace.correlation_id or event_id,
-            causation_id=trace.causation_id,
-            traceparent=trace.traceparent or new_traceparent(),
+            dataschema=dataschema,
+            correlation_id=correlation_id or event_id,
+            causation_id=causation_id,
+            traceparent=traceparent or new_traceparent(),
         )
         self._staged.append(
             {
                 "event_id": event_id,
                 "aggregatetype": aggregatetype or event.name,
                 "aggregateid": subject,
-                "type": headers["ce_type"],
-                "topic": event.topic(),
+                "type": event_type,
+                "topic": topic,
                 "payload": orjson.Fragment(event.model_dump_json(exclude_none=True)),
                 "headers": headers,
             }

@@ -164,3 +164,35 @@ def drop_platform_tables_v1(schema: str) -> None:
     op.drop_table("parked_events", schema=schema)
     op.drop_table("outbox", schema=schema)
     op.drop_table("inbox", schema=schema)
+
+
+def create_audit_table_v1(schema: str) -> None:
+    """The audit trail (see audit.py) as of version 1. Frozen, like create_platform_tables_v1."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "audit",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("client", sa.Text(), nullable=False),
+        sa.Column("org", sa.Text(), nullable=False),
+        sa.Column("org_type", sa.Text(), nullable=False),
+        sa.Column("method", sa.Text(), nullable=False),
+        sa.Column("route", sa.Text(), nullable=False),
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("member_id", sa.Text(), nullable=True),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.Text(), nullable=True),
+        sa.Column("correlation_id", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        schema=schema,
+    )
+    op.create_index("audit_member", "audit", ["member_id", "at"], schema=schema)
+    op.create_index("audit_client", "audit", ["client", "at"], schema=schema)
+
+
+def drop_audit_table_v1(schema: str) -> None:
+    from alembic import op
+
+    op.drop_table("audit", schema=schema)

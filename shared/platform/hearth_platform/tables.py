@@ -1,7 +1,7 @@
 """The platform's tables, added to each service's own MetaData so that the service's migrations
 own them and they live in the service's schema: the outbox (Debezium's column names), the inbox
 (one row per consumed event, the deduplication record) and parked events (arrived before what
-they depend on)."""
+they depend on), and the audit trail (who read or changed member data; see audit.py)."""
 
 from sqlalchemy import (
     BigInteger,
@@ -61,6 +61,24 @@ class PlatformTables:
             Column("attempts", Integer, nullable=False, server_default="0"),
             Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
             Index("parked_events_subject", "consumer_group", "subject"),
+        )
+        self.audit = Table(
+            "audit",
+            metadata,
+            Column("id", BigInteger, primary_key=True, autoincrement=True),
+            Column("at", DateTime(timezone=True), nullable=False),
+            Column("client", Text, nullable=False),
+            Column("org", Text, nullable=False),
+            Column("org_type", Text, nullable=False),
+            Column("method", Text, nullable=False),
+            Column("route", Text, nullable=False),
+            Column("path", Text, nullable=False),
+            Column("member_id", Text),
+            Column("status", Integer, nullable=False),
+            Column("purpose", Text),
+            Column("correlation_id", Text),
+            Index("audit_member", "member_id", "at"),
+            Index("audit_client", "client", "at"),
         )
 
         s = self.schema
