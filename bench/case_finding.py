@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 
 from hearth_devstack.processes import free_ports
+from hearth_devstack.tokens import bearer_headers
 from hearth_platform.db import asyncpg_dsn
 from hearth_referral.claims_layout import CLAIM_CSV_COLUMNS
 
@@ -153,7 +154,7 @@ def case_finding(env: dict[str, str], log_dir: Path, lines: int = 5_000_000) -> 
         api = serve("hearth_referral.app:app", port, env, log_dir / "referral-case-finding.log")
         try:
             wait_ok(f"http://127.0.0.1:{port}/health")
-            with httpx.Client(timeout=None) as client:
+            with httpx.Client(timeout=None, headers=bearer_headers(client="bench")) as client:
                 started = time.perf_counter()
                 response = client.post(
                     f"http://127.0.0.1:{port}/claims/import",

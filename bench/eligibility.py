@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from hearth_devstack.coverage_import import enrolment_parts
 from hearth_devstack.processes import free_ports
+from hearth_devstack.tokens import bearer_headers
 from hearth_eligibility.x12.enrolment_file import ADD, MemberMaintenance, enrolment_file
 from hearth_eligibility.x12.validation import read_validated
 
@@ -66,7 +67,11 @@ def wrk_get(url: str, prefix: str, count: int, *, seconds: int, connections: int
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(f'PREFIX = "{prefix}"\nCOUNT = {count}\nON = "{ON}"\n' + _LUA)
     out = subprocess.run(
-        [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        [
+            *(require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"),
+            *("-H", f"Authorization: {bearer_headers(client='bench')['authorization']}"),
+            *("-s", script.name, url),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -141,7 +146,7 @@ def eligibility(env: dict[str, str], log_dir: Path, *, members: int, seconds: in
         started = time.perf_counter()
         parts = enrolment_parts(text)
         added = 0
-        with httpx.Client(timeout=600) as client:
+        with httpx.Client(timeout=600, headers=bearer_headers(client="bench")) as client:
             for part in parts:
                 response = client.post(
                     f"http://127.0.0.1:{port}/x12/834",

@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 
 from hearth_devstack.processes import free_ports
+from hearth_devstack.tokens import bearer_headers
 from hearth_platform.db import asyncpg_dsn
 
 from .http_load import serve, wait_ok
@@ -151,7 +152,7 @@ def quality_measures(env: dict[str, str], log_dir: Path, members: int = 100_000)
         seed_seconds, counts = asyncio.run(seed(env["HEARTH_DATABASE_URL"], members))
         per_month: dict[str, float] = {}
         results = 0
-        with httpx.Client(timeout=None) as client:
+        with httpx.Client(timeout=None, headers=bearer_headers(client="bench")) as client:
             started = time.perf_counter()
             for month in MONTHS:
                 began = time.perf_counter()

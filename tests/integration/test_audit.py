@@ -16,7 +16,9 @@ async def audit_rows(http, stack: Stack, service: str, member_id: str, expected:
     raise AssertionError(f"{service} audited {len(rows)} requests for the member, expected {expected}")
 
 
-async def test_a_read_and_a_change_of_member_data_are_audited_with_client_and_purpose(stack: Stack, http, member_id):
+async def test_a_read_and_a_change_of_member_data_are_audited_with_client_and_purpose(
+    stack: Stack, http, member_id
+):
     base = stack.url("eligibility")
     coverage = {
         "plan_id": "plan-1",

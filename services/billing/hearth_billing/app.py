@@ -40,6 +40,7 @@ definition = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     routers=[router, export_router],
     handlers=handlers,
+    write_scope="billing:admin",
     description="Contracts, the ledger of fees and enrolment spans, month close and invoices.",
     on_startup=on_startup,
 )

@@ -14,6 +14,7 @@ from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityReq
 from fhir.resources.R4B.group import Group
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import SCOPE_OVERRIDE
 
 from . import handlers, views
 from .attribution import attribution_list
@@ -51,11 +52,14 @@ def _outcome(problem: FhirProblem) -> JSONResponse:
 
 @router.post(
     "/CoverageEligibilityRequest",
-    openapi_extra=_body(
-        "An R4 CoverageEligibilityRequest: patient as Patient/{member id}, a contained Patient with the "
-        "member identifier, or that identifier; servicedDate or servicedPeriod (today when absent); "
-        "purpose validation or benefits."
-    ),
+    openapi_extra={
+        **_body(
+            "An R4 CoverageEligibilityRequest: patient as Patient/{member id}, a contained Patient with "
+            "the member identifier, or that identifier; servicedDate or servicedPeriod (today when "
+            "absent); purpose validation or benefits."
+        ),
+        SCOPE_OVERRIDE: "eligibility:read",  # a question, asked with POST as FHIR prescribes
+    },
     responses={
         200: {"description": "An R4 CoverageEligibilityResponse.", "content": {FHIR_JSON: {}}},
         **_PROBLEMS,

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import SCOPE_OVERRIDE
 from hearth_platform.errors import HearthError, Invalid
 
 from .x12 import answering, loading
@@ -78,7 +79,10 @@ async def post_834(request: Request, db: DatabaseDep) -> loading.EnrolmentFileLo
 @router.post(
     "/x12/270",
     response_class=Response,
-    openapi_extra=_x12_body("A 270 eligibility inquiry (005010X279A1 or 004010X092A1)."),
+    openapi_extra={
+        **_x12_body("A 270 eligibility inquiry (005010X279A1 or 004010X092A1)."),
+        SCOPE_OVERRIDE: "eligibility:read",  # an inquiry: it reads coverage, changes nothing
+    },
     responses={
         200: {"description": "The 271 eligibility response.", "content": {"application/edi-x12": {}}},
         **_REJECTED,

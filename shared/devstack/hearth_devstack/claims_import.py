@@ -29,6 +29,8 @@ def import_claims(path: Path, url: str, as_of: date | None) -> int:
     import httpx
     from tqdm import tqdm
 
+    from hearth_devstack.tokens import bearer_headers
+
     with tqdm(total=path.stat().st_size, unit="B", unit_scale=True) as bar:
 
         def chunks() -> Iterator[bytes]:
@@ -38,7 +40,7 @@ def import_claims(path: Path, url: str, as_of: date | None) -> int:
                     yield chunk
 
         params = {"as_of": as_of.isoformat()} if as_of else {}
-        with httpx.Client(timeout=None) as client:
+        with httpx.Client(timeout=None, headers=bearer_headers()) as client:
             response = client.post(
                 f"{url}/claims/import", params=params, content=chunks(), headers={"content-type": "text/csv"}
             )

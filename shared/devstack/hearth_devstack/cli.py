@@ -19,7 +19,13 @@ from hearth_devstack import stack
 
 #: Modules that add `hearth` commands: each has `register(commands)`, commands being the
 #: subparsers action of the top-level parser.
-COMMAND_MODULES = ("hearth_devstack.referral_import", "hearth_devstack.month_close", "hearth_devstack.tokens", "hearth_devstack.claims_import", "hearth_devstack.coverage_import")
+COMMAND_MODULES = (
+    "hearth_devstack.referral_import",
+    "hearth_devstack.month_close",
+    "hearth_devstack.tokens",
+    "hearth_devstack.claims_import",
+    "hearth_devstack.coverage_import",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

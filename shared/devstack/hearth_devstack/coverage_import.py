@@ -146,6 +146,8 @@ def import_coverage(path: Path, url: str, *, part_bytes: int = PART_BYTES) -> in
     import httpx
     from tqdm import tqdm
 
+    from hearth_devstack.tokens import bearer_headers
+
     suffix = path.suffix.lower()
     text = path.read_text(encoding="utf-8-sig")
     if suffix in X12_SUFFIXES:
@@ -164,7 +166,10 @@ def import_coverage(path: Path, url: str, *, part_bytes: int = PART_BYTES) -> in
         print("hearth coverage import: use a .csv, .ndjson, .834, .x12 or .edi file", file=sys.stderr)
         return 1
     totals: dict[str, int] = {}
-    with httpx.Client(timeout=600) as client, tqdm(total=sum(p.records for p in parts), unit=unit) as bar:
+    with (
+        httpx.Client(timeout=600, headers=bearer_headers()) as client,
+        tqdm(total=sum(p.records for p in parts), unit=unit) as bar,
+    ):
         for number, part in enumerate(parts, start=1):
             response = client.post(
                 f"{url}{route}", content=part.text.encode(), headers={"content-type": content_type}

@@ -34,9 +34,14 @@ def close_month(month: str, url: str, *, show_lines: bool = False) -> int:
     import httpx
     from tqdm import tqdm
 
+    from hearth_devstack.tokens import bearer_headers
+
     invoices: list[dict[str, Any]] = []
     try:
-        with httpx.Client(timeout=600) as client, tqdm(total=1, unit="step", desc=f"closing {month}") as bar:
+        with (
+            httpx.Client(timeout=600, headers=bearer_headers()) as client,
+            tqdm(total=1, unit="step", desc=f"closing {month}") as bar,
+        ):
             response = client.post(f"{url}/months/{month}/close")
             if response.status_code not in (200, 201):
                 bar.close()
