@@ -118,11 +118,13 @@ class RequestContext:
     """Pure ASGI middleware: trace context for the request, body size limit, security headers,
     HTTP metrics."""
 
-    def __init__(self, app: ASGIApp, service: str, max_bytes: int, bulk_paths: dict[str, int]) -> None:
+    def __init__(
+        self, app: ASGIApp, service: str, max_bytes: int, bulk_paths: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.service = service
         self.max_bytes = max_bytes
-        self.bulk_paths = bulk_paths
+        self.bulk_paths = bulk_paths or {}
 
     def limit(self, path: str) -> int:
         return next((n for prefix, n in self.bulk_paths.items() if path.startswith(prefix)), self.max_bytes)
