@@ -18,10 +18,14 @@ from typing import Any
 from hearth_devstack.tokens import bearer_headers, dev_keys_dir, jwks_url
 
 from .bulk_import import bulk_import
+from .case_finding import rows as case_finding_rows
+from .eligibility import rows as eligibility_rows
 from .http_load import http_endpoints
 from .infra import BenchInfra, bench_infra
 from .kafka_raw import kafka_raw
+from .month_close import rows as month_close_rows
 from .pipeline import pipeline
+from .quality_measures import rows as quality_measures_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -145,9 +149,10 @@ BENCHMARKS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "pipeline": _pipeline,
     "http": _http,
     "import": _import,
-    "case_finding": lambda ctx: __import__("bench.case_finding", fromlist=["rows"]).rows(ctx),
-    "quality_measures": lambda ctx: __import__("bench.quality_measures", fromlist=["rows"]).rows(ctx),
-    "eligibility": lambda ctx: __import__("bench.eligibility", fromlist=["rows"]).rows(ctx),
+    "case_finding": case_finding_rows,
+    "quality_measures": quality_measures_rows,
+    "eligibility": eligibility_rows,
+    "month_close": month_close_rows,
 }
 
 

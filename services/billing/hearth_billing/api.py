@@ -11,9 +11,11 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 from pydantic import BaseModel, Field, PlainSerializer
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import CallerDep
 from hearth_schemas.base import Identifier, Money
 
 from . import handlers
+from .access import no_aco, plan_only, provider_filter, visible_invoice
 from .close import ClosedMonth
 from .exports import invoice_csv
 from .periods import MONTH_PATTERN, Month
@@ -36,8 +38,10 @@ class InvoiceSummary(BaseModel):
 
 
 class InvoiceLineOut(BaseModel):
-    member_id: str | None = Field(description="Null on lines of the whole invoice (withhold, earn-back).")
-    kind: Literal["pmpm", "assessment_fee", "adjustment", "withhold", "earn_back"]
+    member_id: str | None = Field(
+        description="Null on lines of the whole invoice (withhold, earn-back, incentive)."
+    )
+    kind: Literal["pmpm", "assessment_fee", "dme", "adjustment", "withhold", "earn_back", "incentive"]
     tier: str | None
     service_date: date
     quantity: Quantity
@@ -51,7 +55,9 @@ class InvoiceLineOut(BaseModel):
         default=None, description="Why an adjustment, withhold or earn-back was posted."
     )
     detail: dict[str, Any] | None = Field(
-        default=None, description="Earn-back: the score, measure, rate and rule; withhold: percent and base."
+        default=None,
+        description="Earn-back and incentive: the score, measure, rate and rule; withhold: percent "
+        "and base; DME: the request, HCPCS code, requested amount and cap.",
     )
 
 
@@ -115,12 +121,14 @@ def _month_out(month: Month, closed: ClosedMonth | None) -> MonthOut:
     response_model=MonthOut,
     responses={
         200: {"description": "The month was already closed: the invoices of that close."},
+        403: {"description": "Only the plan closes months."},
         409: {"description": "An earlier month with activity is open, or member-months lack a rate."},
     },
 )
-async def close_month(month: MonthPath, db: DatabaseDep, response: Response) -> MonthOut:
+async def close_month(month: MonthPath, db: DatabaseDep, response: Response, caller: CallerDep) -> MonthOut:
     """Close a month: one invoice per provider organization, `MonthClosed` and `InvoiceIssued`
-    events. Idempotent: closing a closed month answers 200 with the same invoices."""
+    events. Idempotent: closing a closed month answers 200 with the same invoices. Plan only."""
+    plan_only(caller, "closing a month")
     period = Month.parse(month)
     closed = await handlers.close_month(db, period)
     if not closed.created:
@@ -129,7 +137,9 @@ async def close_month(month: MonthPath, db: DatabaseDep, response: Response) -> 
 
 
 @router.get("/months/{month}", response_model=MonthOut)
-async def get_month(month: MonthPath, db: DatabaseDep) -> MonthOut:
+async def get_month(month: MonthPath, db: DatabaseDep, caller: CallerDep) -> MonthOut:
+    """A month's status and plan-wide totals (plan only; providers list their own invoices)."""
+    plan_only(caller, "the month summary")
     period = Month.parse(month)
     return _month_out(period, await handlers.month_view(db, period))
 
@@ -138,9 +148,14 @@ async def get_month(month: MonthPath, db: DatabaseDep) -> MonthOut:
 async def list_invoices(
     db: DatabaseDep,
     month: Annotated[str, Query(pattern=MONTH_PATTERN, description="A calendar month, YYYY-MM.")],
+    caller: CallerDep,
     provider_org_id: Annotated[Identifier | None, Query()] = None,
 ) -> list[InvoiceSummary]:
-    rows = await handlers.invoices_view(db, Month.parse(month), provider_org_id)
+    """The month's invoices; a provider's client gets only its own organization's."""
+    own = provider_filter(caller)
+    if own is not None and provider_org_id not in (None, own):
+        return []
+    rows = await handlers.invoices_view(db, Month.parse(month), own or provider_org_id)
     return [InvoiceSummary.model_validate(r) for r in rows]
 
 
@@ -157,12 +172,13 @@ async def list_invoices(
 async def get_invoice(
     invoice_id: Annotated[str, Path(max_length=64)],
     db: DatabaseDep,
+    caller: CallerDep,
     format: Annotated[Literal["json", "csv"] | None, Query(description="csv: one row per line")] = None,
     accept: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> InvoiceOut | Response:
     """The invoice and its lines, each line naming the events it came from (`source_event_ids`).
     CSV when asked by `?format=csv` or by `Accept: text/csv` (the query parameter wins)."""
-    invoice = await handlers.invoice_view(db, invoice_id)
+    invoice = visible_invoice(caller, await handlers.invoice_view(db, invoice_id))
     wants_csv = format == "csv" or (format is None and "text/csv" in (accept or ""))
     if wants_csv:
         return Response(
@@ -177,6 +193,12 @@ async def get_invoice(
 async def get_member_ledger(
     member_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")],
     db: DatabaseDep,
+    caller: CallerDep,
 ) -> MemberLedgerOut:
-    """What billing holds for a member: enrolment spans and assessment fees, with their events."""
-    return MemberLedgerOut.model_validate(await handlers.member_ledger_view(db, member_id))
+    """What billing holds for a member: enrolment spans and assessment fees, with their events;
+    a provider's client sees only its own organization's spans and fees."""
+    no_aco(caller)
+    ledger = await handlers.member_ledger_view(db, member_id)
+    for entries in ("enrolment_spans", "assessment_fees"):
+        ledger[entries] = [e for e in ledger[entries] if caller.sees_org(e["provider_org_id"])]
+    return MemberLedgerOut.model_validate(ledger)

@@ -13,6 +13,7 @@ from hearth_platform.app import ServiceDefinition, create_app
 from hearth_platform.db import Database
 
 from .api import router
+from .dme_api import router as dme_router
 from .export_api import export_settings
 from .export_api import router as export_router
 from .handlers import handlers, load_contracts
@@ -38,7 +39,7 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router, export_router],
+    routers=[router, export_router, dme_router],
     handlers=handlers,
     write_scope="billing:admin",
     description="Contracts, the ledger of fees and enrolment spans, month close and invoices.",

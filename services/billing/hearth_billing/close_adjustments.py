@@ -201,7 +201,7 @@ class CloseAdjustments:
         await self.conn.execute(_EXPECTED)
         closed = [r.month for r in await self.conn.execute(_CLOSED_MONTHS, {"month": str(month)})]
         for adjusted in closed:
-            await price_month(self.conn, Month.parse(adjusted), "close_past", late_members_only=True)
+            await price_month(self.conn, Month.parse(adjusted), "close_past_lines", late_members_only=True)
             await self.conn.execute(_ADD_EXPECTED, {"adjusted": adjusted})
         if closed:
             await self.conn.execute(_ADJUSTMENT_LINES)

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .close import ASSESSMENT_FEE, ClosedMonth, IssuedInvoice
 from .close_adjustments import CloseAdjustments
+from .close_incentives import add_incentives
+from .dme_repository import add_dme_lines, mark_dme_invoiced
 from .late_changes import CLOSE_LOCK
 from .periods import Month
 from .pricing_sql import price_month
@@ -42,16 +44,13 @@ WHERE to_char(m, 'YYYY-MM') NOT IN (SELECT month FROM "{S}".months)
 ORDER BY m
 """)
 
-# The close builds its lines in temporary tables (dropped at commit): the month's PMPM lines by
+# The close builds its lines in one temporary table (dropped at commit): the month's PMPM lines by
 # the proration rules (pricing_sql.py), then every fee accrued up to the month's end and not
-# invoiced yet; adjustments, withholds and earn-backs are added by close_adjustments.py.
-_LINES = text(f"""
-CREATE TEMPORARY TABLE close_lines ON COMMIT DROP AS
-SELECT provider_org_id, member_id, kind, tier, service_date, quantity, unit_amount, amount,
-       contract_id, contract_version, source_event_ids, NULL::text AS assessment_id,
-       NULL::text AS adjusted_month, NULL::text AS reason, NULL::jsonb AS detail, counts_member_month
-FROM close_pmpm_lines
-UNION ALL
+# invoiced yet; adjustments, withholds and earn-backs are added by close_adjustments.py,
+# incentives by close_incentives.py and pass-through DME by dme_repository.py.
+CLOSE_LINES = "close_lines"
+_FEES = text(f"""
+INSERT INTO {CLOSE_LINES}
 SELECT f.provider_org_id, f.member_id, '{ASSESSMENT_FEE}', NULL, f.service_date,
        CAST(1 AS numeric(12, 6)), f.amount, round(1 * f.amount, 2),
        f.contract_id, f.contract_version, f.source_event_ids, f.assessment_id, NULL, NULL, NULL, false
@@ -123,14 +122,20 @@ class CloseRepository:
 
     async def build_lines(self, month: Month) -> None:
         """The month's PMPM lines and fees, then adjustments for late changes to closed months,
-        then the withholds of the invoices (on PMPM and adjustments), then earn-backs."""
+        then the withholds of the invoices (on PMPM and adjustments), earn-backs and incentives,
+        then the approved pass-through DME not billed yet."""
         await self.conn.execute(text(f"SET LOCAL work_mem = '{CLOSE_WORK_MEM}'"))
-        await price_month(self.conn, month, "close_pmpm", late_members_only=False)
-        await self.conn.execute(_LINES, {"last": month.last_day})
+        # The price list is a few dozen rows the planner cannot count inside a CTE; a merge join
+        # would sort the million segments to meet it, where a hash of the prices reads them once.
+        await self.conn.execute(text("SET LOCAL enable_mergejoin = off"))
+        await price_month(self.conn, month, CLOSE_LINES, late_members_only=False)
+        await self.conn.execute(_FEES, {"last": month.last_day})
         adjustments = CloseAdjustments(self.conn)
         await adjustments.add_late_change_adjustments(month)
         await adjustments.add_withholds(month)
         await adjustments.add_earn_backs(month)
+        await add_incentives(self.conn, month)
+        await add_dme_lines(self.conn, month)
 
     async def unpriced(self) -> tuple[int, list[tuple[str, str, str, date]]]:
         rows = (await self.conn.execute(_UNPRICED)).all()
@@ -171,3 +176,4 @@ class CloseRepository:
         await self.conn.execute(_WRITE_LINES, {"month": closed.month})
         await self.conn.execute(_MARK_FEES_INVOICED, {"month": closed.month})
         await CloseAdjustments(self.conn).mark_applied(closed.month)
+        await mark_dme_invoiced(self.conn, closed.month)

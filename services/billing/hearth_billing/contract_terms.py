@@ -15,8 +15,17 @@ Quality terms (any rule):
   e.g. `[contract.earn_back.surrogate_identified]` `"0.80" = "1.00"`, `"0.60" = "0.50"`; the highest
   target met wins. The largest shares of all measures add up to at most 1, so the earn-back can
   never exceed what was withheld.
+- `incentive`: per measure id, a table of target rate -> `{ amount = "500.00" }` (a fixed payment)
+  or `{ percent = "1.5" }` (of the PMPM paid to the organization for the score's period), e.g.
+  `[contract.incentive.surrogate_identified]` `"0.90" = { amount = "500.00" }`; the highest target
+  met wins, paid on the first close after the period (close_incentives.py).
+
+DME (any rule): `dme`, per HCPCS code, `{ handling = "allowance" }` (inside the PMPM: approved,
+never billed apart) or `{ handling = "pass_through", cap = "1500.00" }` (billed as a DME line up
+to the cap); a code the contract does not list is refused (dme.py).
 """
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -38,7 +47,11 @@ TERM_FIELDS = (
     "short_later_month",
     "withhold_percent",
     "earn_back",
+    "incentive",
+    "dme",
 )
+DME_HANDLING = ("allowance", "pass_through")
+HCPCS_PATTERN = r"^[A-Z][0-9]{4}$"
 
 Problem = Callable[[str, str], None]
 
@@ -56,6 +69,29 @@ class EarnBackTarget:
         return f"{self.measure_id} >= {self.target_rate} earns {self.share} of the withhold"
 
 
+@dataclass(frozen=True, order=True)
+class IncentiveTarget:
+    """Reaching `target_rate` on `measure_id` pays `amount`, or `percent` of the period's PMPM."""
+
+    measure_id: str
+    target_rate: Decimal
+    amount: Decimal | None
+    percent: Decimal | None
+
+    @property
+    def pays(self) -> str:
+        return f"{self.amount}" if self.amount is not None else f"{self.percent}% of the period's PMPM"
+
+
+@dataclass(frozen=True, order=True)
+class DmeTerm:
+    """How the contract pays one HCPCS code: inside the PMPM, or passed through up to `cap`."""
+
+    hcpcs_code: str
+    handling: str
+    cap: Decimal | None
+
+
 @dataclass(frozen=True)
 class ContractTerms:
     attribution_day: int | None = None
@@ -64,6 +100,8 @@ class ContractTerms:
     short_later_month: str | None = None
     withhold_percent: Decimal = Decimal("0")
     earn_back: tuple[EarnBackTarget, ...] = ()
+    incentives: tuple[IncentiveTarget, ...] = ()
+    dme: tuple[DmeTerm, ...] = ()
 
 
 def parse_terms(
@@ -84,6 +122,8 @@ def parse_terms(
         short_later_month=_short_later_month(entry, problem) if "short_later_month" in wanted else None,
         withhold_percent=_percent(entry, problem),
         earn_back=_earn_back(entry, problem),
+        incentives=_incentives(entry, problem),
+        dme=_dme(entry, problem),
     )
 
 
@@ -182,6 +222,66 @@ def _earn_back(entry: Mapping[str, Any], problem: Problem) -> tuple[EarnBackTarg
     return tuple(sorted(targets))
 
 
+def _incentives(entry: Mapping[str, Any], problem: Problem) -> tuple[IncentiveTarget, ...]:
+    raw = entry.get("incentive")
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) and v for v in raw.values()):
+        problem("incentive", "must be tables of measure id -> {target rate = { amount | percent }}")
+        return ()
+    targets: list[IncentiveTarget] = []
+    for measure_id, table in raw.items():
+        for target, pays in table.items():
+            where = f"incentive.{measure_id}.{target}"
+            if not isinstance(pays, dict) or len(pays) != 1 or set(pays) - {"amount", "percent"}:
+                problem(where, 'must be { amount = "500.00" } or { percent = "1.5" }')
+                continue
+            try:
+                rate = _fraction(target, Decimal(1), 6)
+                amount = parse_amount(pays["amount"]) if "amount" in pays else None
+                percent = _fraction(pays["percent"], Decimal(100), 2) if "percent" in pays else None
+            except ValueError as exc:
+                problem(where, str(exc))
+                continue
+            if any(t.measure_id == measure_id and t.target_rate == rate for t in targets):
+                problem(where, "repeats a target rate of this measure")
+                continue
+            targets.append(IncentiveTarget(measure_id, rate, amount, percent))
+    return tuple(sorted(targets))
+
+
+def _dme(entry: Mapping[str, Any], problem: Problem) -> tuple[DmeTerm, ...]:
+    raw = entry.get("dme")
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        problem("dme", 'must be a table of HCPCS code -> { handling = "allowance" | "pass_through" }')
+        return ()
+    terms: list[DmeTerm] = []
+    for code, term in raw.items():
+        where = f"dme.{code}"
+        if not re.match(HCPCS_PATTERN, code):
+            problem(where, "is not a HCPCS level II code (a letter and four digits, e.g. E0250)")
+            continue
+        if not isinstance(term, dict) or term.get("handling") not in DME_HANDLING:
+            problem(where, f"handling must be one of {', '.join(DME_HANDLING)}")
+            continue
+        if set(term) - {"handling", "cap"}:
+            problem(where, "takes only handling and cap")
+            continue
+        passes = term["handling"] == "pass_through"
+        if passes != ("cap" in term):
+            problem(where, "a pass_through takes a cap; an allowance takes none")
+            continue
+        try:
+            cap = parse_amount(term["cap"]) if passes else None
+        except ValueError as exc:
+            problem(f"{where}.cap", str(exc))
+            continue
+        terms.append(DmeTerm(code, term["handling"], cap))
+    return tuple(sorted(terms))
+
+
 def terms_fingerprint(terms: ContractTerms) -> dict[str, Any]:
     """The terms that are set, for the version fingerprint: a contract without terms keeps the
     fingerprint it had before terms existed, so versions already loaded stay valid."""
@@ -198,4 +298,10 @@ def terms_fingerprint(terms: ContractTerms) -> dict[str, Any]:
         content["withhold_percent"] = str(terms.withhold_percent)
     if terms.earn_back:
         content["earn_back"] = [[t.measure_id, str(t.target_rate), str(t.share)] for t in terms.earn_back]
+    if terms.incentives:
+        content["incentive"] = [
+            [t.measure_id, str(t.target_rate), str(t.amount), str(t.percent)] for t in terms.incentives
+        ]
+    if terms.dme:
+        content["dme"] = [[t.hcpcs_code, t.handling, str(t.cap)] for t in terms.dme]
     return content

@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import CallerDep
 
 from . import handlers
+from .access import visible_invoice
 from .exports import DEFAULT_EXPORTS_FILE, ExportSettings, read_exports
 from .remittance_x12 import remittance_820
 from .value_report import performance_report
@@ -44,9 +46,9 @@ def export_settings() -> ExportSettings:
     response_class=Response,
     responses={200: {"content": {"application/edi-x12": {}}, "description": "An X12 5010 820 (005010X218)."}},
 )
-async def get_remittance(invoice_id: InvoiceId, db: DatabaseDep) -> Response:
+async def get_remittance(invoice_id: InvoiceId, db: DatabaseDep, caller: CallerDep) -> Response:
     """The invoice as the X12 820 remittance a plan sends with a capitation payment."""
-    invoice = await handlers.invoice_view(db, invoice_id)
+    invoice = visible_invoice(caller, await handlers.invoice_view(db, invoice_id))
     return Response(remittance_820(invoice, export_settings().x12), media_type="application/edi-x12")
 
 
@@ -55,9 +57,9 @@ async def get_remittance(invoice_id: InvoiceId, db: DatabaseDep) -> Response:
     response_class=JSONResponse,
     responses={200: {"content": {"application/fhir+json": {}}, "description": "A FHIR R4 MeasureReport."}},
 )
-async def get_measure_report(invoice_id: InvoiceId, db: DatabaseDep) -> JSONResponse:
+async def get_measure_report(invoice_id: InvoiceId, db: DatabaseDep, caller: CallerDep) -> JSONResponse:
     """The invoice as a Da Vinci value-based performance MeasureReport with payment streams."""
-    invoice = await handlers.invoice_view(db, invoice_id)
+    invoice = visible_invoice(caller, await handlers.invoice_view(db, invoice_id))
     settings = export_settings()
     report = performance_report(invoice, settings.fhir, settings.x12.payer_name)
     return JSONResponse(report, media_type="application/fhir+json")

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +36,8 @@ from .close import ClosedMonth, EarlierMonthsOpen, IssuedInvoice, UnpricedMember
 from .close_adjustments import CloseAdjustments
 from .close_repository import CloseRepository
 from .contracts import ContractBook, read_contracts
+from .dme import decide as decide_dme
+from .dme_repository import DmeRepository
 from .late_changes import LateChange, LateChangeRepository
 from .ledger import Enrolment, accrue_assessment_fees
 from .periods import Month
@@ -276,3 +279,42 @@ async def invoices_view(db: Database, month: Month, provider_org_id: str | None)
 async def member_ledger_view(db: Database, member_id: str) -> dict[str, Any]:
     async with db.unit_of_work() as uow:
         return await LedgerRepository(uow.conn).member_ledger(member_id)
+
+
+async def request_dme(
+    db: Database,
+    member_id: str,
+    hcpcs_code: str,
+    service_date: date,
+    amount: Decimal,
+    for_org: str | None = None,
+) -> dict[str, Any]:
+    """Decide a DME request against the contract in force on its date and keep the decision. The
+    close lock is held shared, so a request lands wholly before a close or after it (then the next
+    close bills it): none is half-billed. With `for_org` (a provider's request), a member not
+    enrolled with that organization on the date is not found, and nothing is kept."""
+    async with db.unit_of_work() as uow:
+        await LateChangeRepository(uow.conn).hold_off_closes()
+        repo = DmeRepository(uow.conn)
+        enrolled = await repo.enrolled_on(member_id, service_date)
+        if for_org is not None and (enrolled is None or enrolled.provider_org_id != for_org):
+            raise NotFound(f"member {member_id} is not enrolled with {for_org} on {service_date.isoformat()}")
+        book = await ContractRepository(uow.conn).book()
+        decision = decide_dme(book, member_id, hcpcs_code, service_date, amount, enrolled)
+        request = await repo.add(str(uuid.uuid4()), member_id, hcpcs_code, service_date, amount, decision)
+        await uow.commit()
+    log.info("dme request decided", extra={"status": decision.status, "hcpcs_code": hcpcs_code})
+    return request
+
+
+async def dme_request_view(db: Database, request_id: str) -> dict[str, Any]:
+    async with db.unit_of_work() as uow:
+        request = await DmeRepository(uow.conn).get(request_id)
+    if request is None:
+        raise NotFound(f"DME request {request_id} does not exist")
+    return request
+
+
+async def member_dme_requests_view(db: Database, member_id: str) -> list[dict[str, Any]]:
+    async with db.unit_of_work() as uow:
+        return await DmeRepository(uow.conn).for_member(member_id)

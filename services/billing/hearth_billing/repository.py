@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hearth_platform.db import json_rows
 
-from .contract_terms import ContractTerms, EarnBackTarget
+from .contract_terms import ContractTerms, DmeTerm, EarnBackTarget, IncentiveTarget
 from .contracts import Contract, ContractBook, ContractError
 from .ledger import AssessmentFee, Enrolment, Span
 from .periods import Month
 from .tables import (
     assessment_fees,
+    contract_dme,
     contract_earn_back,
+    contract_incentives,
     contract_rates,
     contracts,
     enrolment_spans,
@@ -99,6 +101,33 @@ class ContractRepository:
             ]
             if targets:
                 await self.conn.execute(insert(contract_earn_back), targets)
+            incentives = [
+                {
+                    "contract_id": c.contract_id,
+                    "version": c.version,
+                    "measure_id": t.measure_id,
+                    "target_rate": t.target_rate,
+                    "amount": t.amount,
+                    "percent": t.percent,
+                }
+                for c in new
+                for t in c.terms.incentives
+            ]
+            if incentives:
+                await self.conn.execute(insert(contract_incentives), incentives)
+            dme = [
+                {
+                    "contract_id": c.contract_id,
+                    "version": c.version,
+                    "hcpcs_code": t.hcpcs_code,
+                    "handling": t.handling,
+                    "cap": t.cap,
+                }
+                for c in new
+                for t in c.terms.dme
+            ]
+            if dme:
+                await self.conn.execute(insert(contract_dme), dme)
         if moved:
             await self.conn.execute(
                 update(contracts)
@@ -135,6 +164,14 @@ class ContractRepository:
             targets.setdefault((t.contract_id, t.version), []).append(
                 EarnBackTarget(t.measure_id, t.target_rate, t.share)
             )
+        incentives: dict[tuple[str, int], list[IncentiveTarget]] = {}
+        for t in await self.conn.execute(select(contract_incentives)):
+            incentives.setdefault((t.contract_id, t.version), []).append(
+                IncentiveTarget(t.measure_id, t.target_rate, t.amount, t.percent)
+            )
+        dme: dict[tuple[str, int], list[DmeTerm]] = {}
+        for t in await self.conn.execute(select(contract_dme)):
+            dme.setdefault((t.contract_id, t.version), []).append(DmeTerm(t.hcpcs_code, t.handling, t.cap))
         return ContractBook(
             tuple(
                 Contract(
@@ -154,6 +191,8 @@ class ContractRepository:
                         short_later_month=r.short_later_month,
                         withhold_percent=r.withhold_percent,
                         earn_back=tuple(sorted(targets.get(key, []))),
+                        incentives=tuple(sorted(incentives.get(key, []))),
+                        dme=tuple(sorted(dme.get(key, []))),
                     ),
                 )
                 for key, r in versions.items()

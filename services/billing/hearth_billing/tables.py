@@ -73,6 +73,32 @@ contract_earn_back = Table(
     ForeignKeyConstraint(["contract_id", "version"], ["contracts.contract_id", "contracts.version"]),
 )
 
+# Performance incentives: reaching target_rate on a measure pays a fixed amount or a percent of
+# the PMPM paid for the score's period (exactly one of the two is set).
+contract_incentives = Table(
+    "contract_incentives",
+    metadata,
+    Column("contract_id", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("measure_id", Text, primary_key=True),
+    Column("target_rate", Numeric(9, 6), primary_key=True),
+    Column("amount", MONEY),
+    Column("percent", Numeric(5, 2)),
+    ForeignKeyConstraint(["contract_id", "version"], ["contracts.contract_id", "contracts.version"]),
+)
+
+# DME per HCPCS code: "allowance" (inside the PMPM) or "pass_through" billed up to cap.
+contract_dme = Table(
+    "contract_dme",
+    metadata,
+    Column("contract_id", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("hcpcs_code", Text, primary_key=True),
+    Column("handling", Text, nullable=False),
+    Column("cap", MONEY),
+    ForeignKeyConstraint(["contract_id", "version"], ["contracts.contract_id", "contracts.version"]),
+)
+
 enrolment_spans = Table(
     "enrolment_spans",
     metadata,
@@ -198,4 +224,33 @@ performance_scores = Table(
     Column("event_id", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("applied_month", Text),
+)
+
+# DME requests and their decisions (approved or refused, with the reason); an approved
+# pass-through is billed (billed_amount, at most the cap) by the first close from its month.
+dme_requests = Table(
+    "dme_requests",
+    metadata,
+    Column("request_id", Text, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    # NULL when the member was not enrolled on the service date (refused).
+    Column("provider_org_id", Text),
+    Column("hcpcs_code", Text, nullable=False),
+    Column("service_date", Date, nullable=False),
+    Column("requested_amount", MONEY, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("handling", Text),
+    Column("reason", Text, nullable=False),
+    Column("billed_amount", MONEY),
+    Column("contract_id", Text),
+    Column("contract_version", Integer),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set by the close that bills it.
+    Column("invoice_id", Text, ForeignKey("invoices.invoice_id")),
+    Index("dme_requests_member", "member_id"),
+    Index(
+        "dme_requests_unbilled",
+        "service_date",
+        postgresql_where=text("billed_amount > 0 AND invoice_id IS NULL"),
+    ),
 )
