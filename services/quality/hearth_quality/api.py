@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import CallerDep
 from hearth_schemas.base import Identifier
 
 from . import handlers
+from .authorization import check_plan, readable_org
 from .changes import ScoreChange
 from .domain import PERIOD_PATTERN, MeasureResult, MeasureScore
 from .measures import CATALOGUE
@@ -162,32 +164,38 @@ async def get_measures() -> list[MeasureOut]:
 
 
 @router.post("/measures/run", response_model=RunOut)
-async def post_run(body: RunIn, db: DatabaseDep) -> RunOut:
-    """Score the period (a month, or a quarter as a whole) now, as a new run: its results become current, earlier runs are kept, and
-    each result is published as `PerformanceScored`."""
+async def post_run(body: RunIn, db: DatabaseDep, caller: CallerDep) -> RunOut:
+    """Score the period (a month, or a quarter as a whole) now, as a new run: its results become
+    current, earlier runs are kept, and each result is published as `PerformanceScored`. The
+    plan's clients only (403 otherwise): a run scores every organization at once."""
+    check_plan(caller, "scoring a period on demand")
     return RunOut.of(await handlers.run_measures(db, body.period))
 
 
 @router.get("/measures/runs", response_model=list[RunOut])
 async def get_runs(
     db: DatabaseDep,
+    caller: CallerDep,
     period: PeriodQuery,
     provider_org_id: Annotated[Identifier | None, Query()] = None,
 ) -> list[RunOut]:
     """Every run of the period, oldest first, each with its results and what changed since the
-    run before (earlier results are never overwritten)."""
-    return [RunOut.of(r) for r in await handlers.run_history(db, period, provider_org_id)]
+    run before (earlier results are never overwritten). A provider organization's client gets
+    its own results only (403 for another organization's, see authorization.py)."""
+    org = readable_org(caller, provider_org_id)
+    return [RunOut.of(r) for r in await handlers.run_history(db, period, org)]
 
 
 @router.get("/measures/results", response_model=ResultsOut)
 async def get_results(
     db: DatabaseDep,
+    caller: CallerDep,
     period: PeriodQuery,
     provider_org_id: Annotated[Identifier | None, Query()] = None,
 ) -> ResultsOut:
     """The current result of each measure and organization for the month or quarter (empty
-    before any run of that period)."""
-    results = await handlers.current_results(db, period, provider_org_id)
+    before any run of that period). A provider organization's client gets its own only."""
+    results = await handlers.current_results(db, period, readable_org(caller, provider_org_id))
     return ResultsOut(period=period, results=[ResultOut.of(r) for r in results])
 
 
@@ -198,11 +206,13 @@ async def get_results(
 )
 async def get_results_csv(
     db: DatabaseDep,
+    caller: CallerDep,
     period: PeriodQuery,
     provider_org_id: Annotated[Identifier | None, Query()] = None,
 ) -> Response:
-    """The current results as CSV with a header row (only the header before any run)."""
-    results = await handlers.current_results(db, period, provider_org_id)
+    """The current results as CSV with a header row (only the header before any run); a provider
+    organization's client gets its own rows only."""
+    results = await handlers.current_results(db, period, readable_org(caller, provider_org_id))
     return Response(
         results_csv(results, MULTIPLIERS),
         media_type="text/csv; charset=utf-8",

@@ -174,13 +174,21 @@ async def current_results(db: Database, period: str, provider_org_id: str | None
         return await ResultRepository(uow.conn).current(period, provider_org_id)
 
 
-async def member_scores(db: Database, period_label: str, member_id: str) -> list[MeasureScore]:
+async def member_scores(
+    db: Database, period_label: str, member_id: str, provider_org_id: str | None = None
+) -> list[MeasureScore]:
     """One member's own scores for a period, computed now from the member's facts by the same
-    measures (nothing stored, nothing published): the basis of an individual MeasureReport."""
+    measures (nothing stored, nothing published): the basis of an individual MeasureReport.
+    With `provider_org_id`, that organization's scores only, and none at all (nothing computed)
+    for a member never enrolled with or referred to it."""
     period = Period.parse(period_label)
     async with db.unit_of_work() as uow:
-        population = await FactRepository(uow.conn).population(period, LOOKBACK_DAYS, member_id)
-    return score_all(CATALOGUE, population, period_label)
+        facts = FactRepository(uow.conn)
+        if provider_org_id is not None and not await facts.serves(provider_org_id, member_id):
+            return []
+        population = await facts.population(period, LOOKBACK_DAYS, member_id)
+    scores = score_all(CATALOGUE, population, period_label)
+    return [s for s in scores if provider_org_id in (None, s.provider_org_id)]
 
 
 async def _late(uow: UnitOfWork, days: Iterable[date]) -> None:

@@ -8,9 +8,11 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import CallerDep
 from hearth_schemas.base import Identifier, MemberId
 
 from . import handlers
+from .authorization import check_reporter
 from .facts import FHU_ITEMS, Discipline, Survey, SurveyMode, Visit, VisitMode
 
 router = APIRouter(tags=["reported care"])
@@ -73,18 +75,21 @@ def _today() -> date:
 
 
 @router.post("/visits", status_code=status.HTTP_201_CREATED, response_model=Recorded)
-async def post_visit(body: VisitIn, db: DatabaseDep) -> Recorded:
+async def post_visit(body: VisitIn, db: DatabaseDep, caller: CallerDep) -> Recorded:
     """Record one visit. Refused (422) for a member not enrolled with the organization, a date
-    outside the enrolment, or a date in the future."""
+    outside the enrolment, or a date in the future; 403 when a provider organization's client
+    reports for another organization."""
+    check_reporter(caller, body.provider_org_id)
     visit = Visit(str(uuid.uuid4()), **body.model_dump())
     await handlers.record_visit(db, visit, _today())
     return Recorded(id=visit.visit_id)
 
 
 @router.post("/surveys", status_code=status.HTTP_201_CREATED, response_model=Recorded)
-async def post_survey(body: SurveyIn, db: DatabaseDep) -> Recorded:
-    """Record one returned survey. An answer outside 1..5 is a 422 naming the item; the member
-    and date are checked as for a visit."""
+async def post_survey(body: SurveyIn, db: DatabaseDep, caller: CallerDep) -> Recorded:
+    """Record one returned survey. An answer outside 1..5 is a 422 naming the item; the member,
+    date and reporting organization are checked as for a visit."""
+    check_reporter(caller, body.provider_org_id)
     survey = Survey(
         survey_id=str(uuid.uuid4()),
         member_id=body.member_id,

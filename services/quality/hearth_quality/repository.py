@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import Table, and_, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -85,6 +85,17 @@ class FactRepository:
             Enrolment(r.enrollment_id, member_id, provider_org_id, r.effective_date, r.ended_on, r.reason)
             for r in rows
         ]
+
+    async def serves(self, provider_org_id: str, member_id: str) -> bool:
+        """Whether the member was ever enrolled with, or referred to, the organization."""
+        enrolled = select(enrolments.c.member_id).where(
+            enrolments.c.member_id == member_id, enrolments.c.provider_org_id == provider_org_id
+        )
+        referred = select(referrals.c.member_id).where(
+            referrals.c.member_id == member_id, referrals.c.provider_org_id == provider_org_id
+        )
+        found = await self.conn.execute(select(exists(enrolled) | exists(referred)))
+        return bool(found.scalar_one())
 
     async def add_visit(self, visit: Visit, received_at: datetime) -> None:
         fields = {k: v for k, v in vars(visit).items() if k != "received_on"}
