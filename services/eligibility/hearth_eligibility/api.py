@@ -8,11 +8,13 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import CallerDep
 from hearth_platform.errors import HearthError, Invalid
 from hearth_schemas.base import Identifier
 from hearth_schemas.eligibility import DisenrolmentReason
 
 from . import handlers, views
+from .access import Audience, require_plan
 from .coverage import LineOfBusiness
 from .roster import COLUMNS, parse_csv, parse_ndjson
 
@@ -71,8 +73,11 @@ class DisenrolOut(BaseModel):
 
 
 @router.post("/members/{member_id}/coverage", status_code=status.HTTP_201_CREATED, response_model=CoverageOut)
-async def post_coverage(member_id: MemberPath, body: CoverageIn, db: DatabaseDep) -> dict[str, Any]:
-    """Add a coverage span. 409 names the span in effect that it overlaps."""
+async def post_coverage(
+    member_id: MemberPath, body: CoverageIn, db: DatabaseDep, caller: CallerDep
+) -> dict[str, Any]:
+    """Add a coverage span (the plan's operation). 409 names the span in effect that it overlaps."""
+    require_plan(caller, "recording coverage")
     span = await handlers.add_coverage(db, handlers.AddCoverage(member_id=member_id, **body.model_dump()))
     return views.span_view(span)
 
@@ -113,8 +118,9 @@ _ROSTER_BODY = {
     openapi_extra=_ROSTER_BODY,
     responses={422: {"description": "Every line's errors (line, field, reason); nothing was loaded."}},
 )
-async def post_coverage_import(request: Request, db: DatabaseDep) -> handlers.RosterLoaded:
-    """Load a coverage roster whole, in one transaction, or not at all."""
+async def post_coverage_import(request: Request, db: DatabaseDep, caller: CallerDep) -> handlers.RosterLoaded:
+    """Load a coverage roster whole, in one transaction, or not at all (the plan's operation)."""
+    require_plan(caller, "loading a coverage roster")
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ("text/csv", "application/x-ndjson", "application/ndjson"):
         raise UnsupportedRoster("send the roster as text/csv or application/x-ndjson")
@@ -132,41 +138,53 @@ async def post_coverage_import(request: Request, db: DatabaseDep) -> handlers.Ro
 async def get_coverage(
     member_id: MemberPath,
     db: DatabaseDep,
+    caller: CallerDep,
     on: Annotated[date | None, Query(description="The day asked about; today when omitted.")] = None,
     known_at: Annotated[
         datetime | None, Query(description="Answer as the registry stood at this moment (bitemporal).")
     ] = None,
 ) -> Response:
-    """The span in force on `on`; 404 when the member had no coverage that day."""
+    """The span in force on `on`; 404 when the member had no coverage that day, or is not one the
+    caller's organization sees (see `access`)."""
     if known_at is not None and known_at.tzinfo is None:
         known_at = known_at.replace(tzinfo=UTC)
-    span = await views.coverage_on(db, member_id, on or datetime.now(UTC).date(), known_at)
+    span = await views.coverage_on(
+        db, member_id, on or datetime.now(UTC).date(), known_at, Audience.of(caller)
+    )
     # The hot read path: the row is already the documented shape, so skip re-validating it.
     return Response(orjson.dumps(span, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
 @router.get("/members/{member_id}/coverage/history")
-async def get_coverage_history(member_id: MemberPath, db: DatabaseDep) -> list[dict[str, Any]]:
+async def get_coverage_history(
+    member_id: MemberPath, db: DatabaseDep, caller: CallerDep
+) -> list[dict[str, Any]]:
     """Every span recorded for the member, superseded ones included."""
-    return await views.coverage_history(db, member_id)
+    return await views.coverage_history(db, member_id, Audience.of(caller))
 
 
 @router.get("/members/{member_id}/determinations")
-async def get_determinations(member_id: MemberPath, db: DatabaseDep) -> list[dict[str, Any]]:
+async def get_determinations(
+    member_id: MemberPath, db: DatabaseDep, caller: CallerDep
+) -> list[dict[str, Any]]:
     """Every decision about the member, oldest first, with its criteria version and explanation."""
-    return await views.determinations(db, member_id)
+    return await views.determinations(db, member_id, Audience.of(caller))
 
 
 @router.get("/members/{member_id}/enrolment")
-async def get_enrolment(member_id: MemberPath, db: DatabaseDep) -> dict[str, Any]:
+async def get_enrolment(member_id: MemberPath, db: DatabaseDep, caller: CallerDep) -> dict[str, Any]:
     """The current (or most recent) enrolment with its tier and history; 404 if never enrolled."""
-    return await views.enrolment(db, member_id)
+    return await views.enrolment(db, member_id, Audience.of(caller))
 
 
 @router.post("/members/{member_id}/disenrol", response_model=DisenrolOut)
-async def post_disenrol(member_id: MemberPath, body: DisenrolIn, db: DatabaseDep) -> dict[str, Any]:
-    """End the member's enrolment (409 if not enrolled); emits MemberDisenrolled."""
-    e = await handlers.disenrol(db, member_id, body.reason, body.effective_date)
+async def post_disenrol(
+    member_id: MemberPath, body: DisenrolIn, db: DatabaseDep, caller: CallerDep
+) -> dict[str, Any]:
+    """End the member's enrolment (409 if not enrolled); emits MemberDisenrolled. The plan or the
+    enrolled provider organization may; for anyone else the member is not found."""
+    by_org = None if caller.is_plan else caller.org
+    e = await handlers.disenrol(db, member_id, body.reason, body.effective_date, by_org)
     return {
         "enrollment_id": e.enrollment_id,
         "member_id": e.member_id,

@@ -16,6 +16,8 @@ definition = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     routers=[router, fhir_api.router, x12_api.router],
     handlers=handlers,
+    # An 834 or a roster loads whole, in one request and one transaction, or not at all.
+    bulk_paths={"/x12/834": 256 * 2**20, "/coverage/import": 64 * 2**20},
     description="Coverage registry, clinical criteria (versioned data), tiers and enrolment.",
 )
 app = create_app(definition)

@@ -14,9 +14,11 @@ from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityReq
 from fhir.resources.R4B.group import Group
 
 from hearth_platform.app import DatabaseDep
-from hearth_platform.auth import SCOPE_OVERRIDE
+from hearth_platform.auth import SCOPE_OVERRIDE, CallerDep
+from hearth_platform.fhir import Issue
 
 from . import handlers, views
+from .access import Audience
 from .attribution import attribution_list
 from .eligibility_check import eligibility_question, eligibility_response
 from .fhir import FhirProblem, load_fhir_profile, parse_resource
@@ -65,14 +67,15 @@ def _outcome(problem: FhirProblem) -> JSONResponse:
         **_PROBLEMS,
     },
 )
-async def post_coverage_eligibility_request(request: Request, db: DatabaseDep) -> Response:
-    """Is the member covered on the service date (or over the service period)?"""
+async def post_coverage_eligibility_request(request: Request, db: DatabaseDep, caller: CallerDep) -> Response:
+    """Is the member covered on the service date (or over the service period)? A member the
+    caller's organization does not see is answered as one the registry does not know."""
     try:
         req = parse_resource(CoverageEligibilityRequest, await request.body())
         question = eligibility_question(req, PROFILE, datetime.now(UTC).date())
     except FhirProblem as problem:
         return _outcome(problem)
-    history = await views.member_history(db, question.member_id)
+    history = await views.member_history(db, question.member_id, Audience.of(caller))
     answer = eligibility_response(
         question, question.answer(history), created=datetime.now(UTC), profile=PROFILE
     )
@@ -83,15 +86,28 @@ async def post_coverage_eligibility_request(request: Request, db: DatabaseDep) -
     "/Group",
     openapi_extra=_body(
         "A member attribution list (Da Vinci ATR style R4 Group): managingEntity the provider "
-        "organization, each member a Patient reference with the attribution period."
+        "organization, each member a Patient reference with the attribution period. The plan may "
+        "attribute any member; a provider or ACO only its own members, to itself."
     ),
     response_model=None,
-    responses={200: {"description": "What the list recorded."}, **_PROBLEMS},
+    responses={200: {"description": "What the list recorded."}, 403: _OUTCOME, **_PROBLEMS},
 )
-async def post_group(request: Request, db: DatabaseDep) -> Any:
+async def post_group(request: Request, db: DatabaseDep, caller: CallerDep) -> Any:
     """Attribute the Group's members to its managing organization, as new coverage history."""
     try:
         attributions = attribution_list(parse_resource(Group, await request.body()), PROFILE)
-        return await handlers.record_attribution(db, attributions)
+        audience = Audience.of(caller)
+        if not audience.sees_all and attributions.provider_org_id != caller.org:
+            raise FhirProblem(
+                [
+                    Issue(
+                        "Group.managingEntity",
+                        "a provider or ACO attributes members only to itself",
+                        "forbidden",
+                    )
+                ],
+                status=403,
+            )
+        return await handlers.record_attribution(db, attributions, audience)
     except FhirProblem as problem:
         return _outcome(problem)

@@ -13,6 +13,7 @@ from typing import Any
 
 from hearth_platform.db import Database, UnitOfWork
 from hearth_platform.errors import Invalid
+from hearth_platform.fhir import FhirProblem, Issue
 from hearth_platform.handlers import HandlerRegistry, Received
 from hearth_schemas import (
     AssessmentCompleted,
@@ -23,6 +24,7 @@ from hearth_schemas import (
     TierChanged,
 )
 
+from .access import EVERYONE, Audience
 from .attribution import AttributionList, plan_attribution
 from .clinical import load_clinical_criteria
 from .coverage import CoverageSpan
@@ -32,6 +34,7 @@ from .domain import (
     Disenrol,
     Enrol,
     Enrolment,
+    NeverEnrolled,
     NotEnrolled,
     after_assessment,
     clinical_determination,
@@ -126,12 +129,27 @@ class AttributionRecorded:
     unchanged: int
 
 
-async def record_attribution(db: Database, attributions: AttributionList) -> AttributionRecorded:
-    """Record a member attribution list as coverage history, whole or not at all."""
+def _not_your_members() -> FhirProblem:
+    issue = Issue(
+        "Group.member",
+        "the list names members not attributed to your organization: only the plan attributes them",
+        "forbidden",
+    )
+    return FhirProblem([issue], status=403)
+
+
+async def record_attribution(
+    db: Database, attributions: AttributionList, audience: Audience = EVERYONE
+) -> AttributionRecorded:
+    """Record a member attribution list as coverage history, whole or not at all. A provider or
+    ACO (`audience` not the plan's, managingEntity checked by the caller) may restate only members
+    already attributed to it, checked under the members' locks; it learns no more than that."""
     async with db.unit_of_work() as uow:
         repo = CoverageRepository(uow.conn)
         members = attributions.member_ids
         await repo.lock_members(members)
+        if not audience.sees_all and await repo.attributed(members, audience) != members:
+            raise _not_your_members()
         plan = plan_attribution(attributions, await repo.histories(members), at=datetime.now(UTC))
         added = await repo.add_many(plan.spans)
         await uow.commit()
@@ -141,11 +159,17 @@ async def record_attribution(db: Database, attributions: AttributionList) -> Att
     )
 
 
-async def disenrol(db: Database, member_id: str, reason: str, effective_date: date) -> Enrolment:
-    """End a member's enrolment, possibly retroactively: downstream services adjust."""
+async def disenrol(
+    db: Database, member_id: str, reason: str, effective_date: date, by_org: str | None = None
+) -> Enrolment:
+    """End a member's enrolment, possibly retroactively: downstream services adjust. `by_org`
+    (None for the plan) must be the enrolled provider organization; any other is answered as if
+    the member had never been enrolled."""
     async with db.unit_of_work() as uow:
         repo = EnrolmentRepository(uow.conn)
         enrolment = await repo.latest(member_id, for_update=True)
+        if by_org is not None and (enrolment is None or enrolment.provider_org_id != by_org):
+            raise NeverEnrolled(member_id)
         if enrolment is None or not enrolment.is_open:
             raise NotEnrolled(member_id)
         enrolment.disenrol(reason, effective_date)

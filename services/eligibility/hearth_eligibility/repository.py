@@ -7,13 +7,14 @@ from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Text, any_, bindparam, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Text, any_, bindparam, exists, func, insert, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hearth_platform.db import json_rows
 
+from .access import EVERYONE, Audience
 from .coverage import CoverageHistory, CoverageSpan
 from .domain import Determination, Enrolment
 from .tables import coverage_spans, determinations, enrolment_changes, enrolments, referrals
@@ -21,6 +22,22 @@ from .tables import coverage_spans, determinations, enrolment_changes, enrolment
 # One bound array, not one parameter per member: a roster of 40,000 members stays one query
 # (asyncpg allows at most 32,767 parameters).
 _MEMBERS = bindparam("members", type_=ARRAY(Text))
+
+_ATTRIBUTING = coverage_spans.alias("attributing")
+_SUPERSEDING = coverage_spans.alias("superseding")
+
+
+def attributed_to(audience: Audience, member_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """The SQL condition "the member is one `audience` may see" (see `access`): a span of the
+    member in effect (no span supersedes it) names the caller's organization."""
+    if audience.org is None:
+        return true()
+    return exists().where(
+        _ATTRIBUTING.c.member_id == member_id,
+        _ATTRIBUTING.c[audience.column] == audience.org,
+        ~exists().where(_SUPERSEDING.c.supersedes_span_id == _ATTRIBUTING.c.span_id),
+    )
+
 
 # Every span of the members asked about: an index scan on member_id, one query however many.
 HISTORIES = select(coverage_spans).where(coverage_spans.c.member_id == any_(_MEMBERS))
@@ -46,7 +63,8 @@ _LOCK_MEMBERS = text(
 # The coverage check, the hot read path, as ONE indexed query (member_id index, then the unique
 # supersedes_span_id index for the anti-join): the span covering the day among those recorded by
 # `known_at` that no span recorded by then supersedes. The same rule as CoverageHistory.in_force;
-# current spans never overlap, so at most one row qualifies.
+# current spans never overlap, so at most one row qualifies. $4/$5 restrict it to members the
+# caller sees (`attributed_to`, written out here for the raw driver; $4 NULL for the plan).
 _COVERAGE_ON = """
     SELECT s.span_id, s.member_id, s.plan_id, s.line_of_business, s.market, s.aco_id,
            s.provider_org_id, s.start_date, s.end_date, s.recorded_at, s.supersedes_span_id
@@ -56,17 +74,29 @@ _COVERAGE_ON = """
       AND NOT EXISTS (
           SELECT 1 FROM eligibility.coverage_spans AS n
           WHERE n.supersedes_span_id = s.span_id AND ($3::timestamptz IS NULL OR n.recorded_at <= $3))
+      AND ($4::text IS NULL OR EXISTS (
+          SELECT 1 FROM eligibility.coverage_spans AS a
+          WHERE a.member_id = $1
+            AND CASE $5::text WHEN 'aco_id' THEN a.aco_id ELSE a.provider_org_id END = $4
+            AND NOT EXISTS (SELECT 1 FROM eligibility.coverage_spans AS x WHERE x.supersedes_span_id = a.span_id)))
     ORDER BY s.recorded_at DESC
     LIMIT 1"""
 
 
 async def coverage_in_force(
-    conn: AsyncConnection, member_id: str, on: date, known_at: datetime | None
+    conn: AsyncConnection,
+    member_id: str,
+    on: date,
+    known_at: datetime | None,
+    audience: Audience = EVERYONE,
 ) -> dict[str, Any] | None:
-    """The span in force on `on` as known at `known_at`, straight from the driver: no
-    transaction (a single SELECT needs none, so no BEGIN/ROLLBACK round trips) and no ORM rows."""
+    """The span in force on `on` as known at `known_at`, if `audience` sees the member, straight
+    from the driver: no transaction (a single SELECT needs none, so no BEGIN/ROLLBACK round trips)
+    and no ORM rows."""
     raw = await conn.get_raw_connection()
-    row = await raw.driver_connection.fetchrow(_COVERAGE_ON, member_id, on, known_at)  # type: ignore[union-attr]
+    row = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]
+        _COVERAGE_ON, member_id, on, known_at, audience.org, audience.column
+    )
     return dict(row) if row is not None else None
 
 
@@ -110,15 +140,31 @@ class CoverageRepository:
         """`lock_member` for a whole file's members, in one round trip."""
         await self.conn.execute(_LOCK_MEMBERS, {"keys": sorted({_lock_key(m) for m in member_ids})})
 
-    async def histories(self, member_ids: Collection[str]) -> dict[str, CoverageHistory]:
-        rows = await self.conn.execute(HISTORIES, {"members": list(member_ids)})
+    async def histories(
+        self, member_ids: Collection[str], audience: Audience = EVERYONE
+    ) -> dict[str, CoverageHistory]:
+        """Each member's history; empty for a member `audience` may not see, as for one unknown."""
+        query = HISTORIES.where(attributed_to(audience, coverage_spans.c.member_id))
+        rows = await self.conn.execute(query, {"members": list(member_ids)})
         spans: dict[str, list[CoverageSpan]] = defaultdict(list)
         for row in rows:
             spans[row.member_id].append(_span(row))
         return {m: CoverageHistory.of(m, spans.get(m, [])) for m in member_ids}
 
-    async def history(self, member_id: str) -> CoverageHistory:
-        return (await self.histories([member_id]))[member_id]
+    async def attributed(self, member_ids: Collection[str], audience: Audience) -> set[str]:
+        """The members among `member_ids` that `audience` sees."""
+        query = (
+            select(coverage_spans.c.member_id)
+            .distinct()
+            .where(
+                coverage_spans.c.member_id == any_(_MEMBERS),
+                attributed_to(audience, coverage_spans.c.member_id),
+            )
+        )
+        return {r.member_id for r in await self.conn.execute(query, {"members": list(member_ids)})}
+
+    async def history(self, member_id: str, audience: Audience = EVERYONE) -> CoverageHistory:
+        return (await self.histories([member_id], audience))[member_id]
 
     async def add(self, span: CoverageSpan) -> None:
         await self.conn.execute(
@@ -217,10 +263,11 @@ class DeterminationRepository:
         if rows:
             await self.conn.execute(insert(determinations), rows)
 
-    async def for_member(self, member_id: str) -> list[dict[str, Any]]:
+    async def for_member(self, member_id: str, audience: Audience = EVERYONE) -> list[dict[str, Any]]:
         rows = await self.conn.execute(
             select(determinations)
             .where(determinations.c.member_id == member_id)
+            .where(attributed_to(audience, determinations.c.member_id))
             .order_by(determinations.c.determined_at, determinations.c.determination_id)
         )
         return [dict(r._mapping) for r in rows]
@@ -231,10 +278,13 @@ class EnrolmentRepository:
         self.conn = conn
 
     async def latest_for(
-        self, member_ids: Collection[str], *, for_update: bool = False
+        self, member_ids: Collection[str], *, for_update: bool = False, audience: Audience = EVERYONE
     ) -> dict[str, Enrolment]:
-        """Each member's most recent enrolment (open or ended), locked when asked."""
-        query = select(enrolments).where(enrolments.c.member_id.in_(list(member_ids)))
+        """Each member's most recent enrolment (open or ended) that `audience` sees, locked when
+        asked."""
+        query = select(enrolments).where(
+            enrolments.c.member_id.in_(list(member_ids)), attributed_to(audience, enrolments.c.member_id)
+        )
         if for_update:
             query = query.with_for_update()
         latest: dict[str, Enrolment] = {}
@@ -247,8 +297,10 @@ class EnrolmentRepository:
                 latest[row.member_id] = _enrolment(row)
         return latest
 
-    async def latest(self, member_id: str, *, for_update: bool = False) -> Enrolment | None:
-        return (await self.latest_for([member_id], for_update=for_update)).get(member_id)
+    async def latest(
+        self, member_id: str, *, for_update: bool = False, audience: Audience = EVERYONE
+    ) -> Enrolment | None:
+        return (await self.latest_for([member_id], for_update=for_update, audience=audience)).get(member_id)
 
     async def add_all(self, items: list[Enrolment], recorded_at: datetime) -> None:
         if items:

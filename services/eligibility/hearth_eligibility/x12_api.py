@@ -4,9 +4,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from hearth_platform.app import DatabaseDep
-from hearth_platform.auth import SCOPE_OVERRIDE
+from hearth_platform.auth import SCOPE_OVERRIDE, CallerDep
 from hearth_platform.errors import HearthError, Invalid
 
+from .access import Audience, require_plan
 from .x12 import answering, loading
 
 router = APIRouter(tags=["x12"])
@@ -69,9 +70,11 @@ class EnrolmentFileOut(BaseModel):
     openapi_extra=_x12_body("An 834 benefit enrolment interchange (005010X220A1)."),
     responses=_REJECTED,
 )
-async def post_834(request: Request, db: DatabaseDep) -> loading.EnrolmentFileLoaded:
+async def post_834(request: Request, db: DatabaseDep, caller: CallerDep) -> loading.EnrolmentFileLoaded:
     """Load an 834 whole, or nothing of it: adds, changes and terminations become coverage spans
-    (a change or termination supersedes the span it corrects; history is kept)."""
+    (a change or termination supersedes the span it corrects; history is kept). The plan's
+    operation; a file may be as large as the service's bulk limit for this path."""
+    require_plan(caller, "loading an 834 enrolment file")
     text = await x12_text(request)
     return await loading.load_enrolment_file(db, text)
 
@@ -88,7 +91,10 @@ async def post_834(request: Request, db: DatabaseDep) -> loading.EnrolmentFileLo
         **_REJECTED,
     },
 )
-async def post_270(request: Request, db: DatabaseDep) -> Response:
-    """Answer a 270 with a 271: each subscriber's coverage on the date asked, from the registry."""
+async def post_270(request: Request, db: DatabaseDep, caller: CallerDep) -> Response:
+    """Answer a 270 with a 271: each subscriber's coverage on the date asked, from the registry.
+    A subscriber the caller's organization does not see is answered as one the registry does not
+    know (not in force)."""
     text = await x12_text(request)
-    return Response(await answering.answer_inquiry(db, text), media_type="application/edi-x12")
+    answer = await answering.answer_inquiry(db, text, Audience.of(caller))
+    return Response(answer, media_type="application/edi-x12")

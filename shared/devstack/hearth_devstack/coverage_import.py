@@ -1,13 +1,13 @@
 """`hearth coverage import FILE`: load a coverage roster (.csv, .ndjson) or an 834 enrolment file
 (.834, .x12, .edi) into the eligibility service, with a progress bar.
 
-Requests are limited to HEARTH_MAX_REQUEST_BYTES (1 MB by default) for every route, and the
-platform gives no route a larger limit, so big files travel in parts: a roster in line chunks
-under its header, an 834 split between member (INS) loops into smaller interchanges that are
-each valid 005010X220A1 on their own (same envelope and header, SE count recomputed). Each part
-loads whole or not at all; the import stops at the first refused part, and the parts before it
-stay loaded. Sending the corrected file again is safe: lines and member loops already in effect
-count as unchanged.
+The eligibility service takes bulk bodies on its load routes (see its `bulk_paths`: 256 MiB for
+/x12/834, 64 MiB for /coverage/import), so an 834 travels whole, in ONE request, and loads
+all-or-nothing: an interchange is one unit for its sender and must not be cut. A roster under
+the roster limit is one request too; only a bigger one travels in line chunks under its header,
+each loading whole or not at all; the import stops at the first refused chunk, and the chunks
+before it stay loaded. Sending the corrected file again is safe: lines already in effect count as
+unchanged.
 """
 
 import argparse
@@ -15,9 +15,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-PART_BYTES = 900_000
+#: The eligibility service's body limit for /coverage/import, less room for nothing else: a
+#: roster up to this size is one request.
+ROSTER_BYTES = 64 * 2**20
 X12_SUFFIXES = (".834", ".x12", ".edi")
-TRAILERS = ("SE", "GE", "IEA")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,8 +39,9 @@ class Part:
     lines: list[int]
 
 
-def roster_parts(text: str, *, is_csv: bool, limit: int = PART_BYTES) -> list[Part]:
-    """Line chunks under `limit` bytes; a CSV part repeats the header as its line 1."""
+def roster_parts(text: str, *, is_csv: bool, limit: int = ROSTER_BYTES) -> list[Part]:
+    """The roster whole when under `limit` bytes, else line chunks under `limit` bytes; a CSV
+    part repeats the header as its line 1."""
     lines = text.splitlines(keepends=True)
     header, first = (lines[:1], 2) if is_csv else ([], 1)
     parts: list[Part] = []
@@ -58,77 +60,6 @@ def roster_parts(text: str, *, is_csv: bool, limit: int = PART_BYTES) -> list[Pa
     return parts
 
 
-class NotSplittable(ValueError):
-    pass
-
-
-def enrolment_parts(text: str, *, limit: int = PART_BYTES) -> list[Part]:
-    """An 834 split between member loops into interchanges under `limit` bytes each.
-
-    A file under the limit is sent whole, as it is. A bigger one is split only when it holds one
-    functional group with one transaction set (the usual 834); otherwise `NotSplittable`."""
-    if not text.startswith("ISA") or len(text) < 106:
-        return [Part(text, 0, [])]
-    terminator = text[105]
-    segments: list[tuple[str, int]] = []
-    line = 1
-    for raw in text.split(terminator):
-        lead = len(raw) - len(raw.lstrip("\r\n"))
-        if stripped := raw.strip("\r\n"):
-            segments.append((stripped, line + raw[:lead].count("\n")))
-        line += raw.count("\n")
-    separator = text[3]
-    ids = [s.split(separator, 1)[0] for s, _ in segments]
-    if len(text.encode()) <= limit:
-        return [Part(text, ids.count("INS"), [])]
-    if ids.count("ST") != 1 or ids.count("GS") != 1 or "INS" not in ids or ids[-3:] != list(TRAILERS):
-        raise NotSplittable("only an 834 with one GS and one ST can be split")
-    st, first_ins, se = ids.index("ST"), ids.index("INS"), len(ids) - 3
-    envelope, header = segments[:st], segments[st:first_ins]
-    loops: list[list[tuple[str, int]]] = []
-    for seg, seg_id in zip(segments[first_ins:se], ids[first_ins:se], strict=True):
-        if seg_id == "INS":
-            loops.append([])
-        loops[-1].append(seg)
-    se_fields = segments[se][0].split(separator)
-    trailer = segments[se + 1 :]
-    fixed = sum(len(s) + 2 for s, _ in envelope + header + segments[se:])
-    parts: list[Part] = []
-    chunk: list[list[tuple[str, int]]] = []
-    size = fixed
-    for loop in loops:
-        loop_size = sum(len(s) + 2 for s, _ in loop)
-        if chunk and size + loop_size > limit:
-            parts.append(
-                _interchange(
-                    envelope, header, chunk, se_fields, segments[se][1], trailer, separator, terminator
-                )
-            )
-            chunk, size = [], fixed
-        chunk.append(loop)
-        size += loop_size
-    parts.append(
-        _interchange(envelope, header, chunk, se_fields, segments[se][1], trailer, separator, terminator)
-    )
-    return parts
-
-
-def _interchange(
-    envelope: list[tuple[str, int]],
-    header: list[tuple[str, int]],
-    loops: list[list[tuple[str, int]]],
-    se_fields: list[str],
-    se_line: int,
-    trailer: list[tuple[str, int]],
-    separator: str,
-    terminator: str,
-) -> Part:
-    body = header + [seg for loop in loops for seg in loop]
-    se = separator.join(["SE", str(len(body) + 1), *se_fields[2:]])
-    segments = envelope + body + [(se, se_line)] + trailer
-    return Part("".join(f"{s}{terminator}\n" for s, _ in segments), len(loops), [n for _, n in segments])
-
-
 def _explain(error: dict, part: Part) -> str:
     """An error of one part, with the file's line number instead of the part's."""
     line = error.get("line")
@@ -139,7 +70,23 @@ def _explain(error: dict, part: Part) -> str:
     return f"{where}: {field}: {error.get('reason')}"
 
 
-def import_coverage(path: Path, url: str, *, part_bytes: int = PART_BYTES) -> int:
+def enrolment_file(text: str) -> Part:
+    """The 834 as it is, one request; its records are its member (INS) loops."""
+    if text.startswith("ISA") and len(text) >= 106:
+        separator, terminator = text[3], text[105]
+        loops = sum(1 for seg in text.split(terminator) if seg.strip("\r\n").startswith(f"INS{separator}"))
+    else:
+        loops = 0  # not X12: the service names the problem
+    return Part(text, loops, [])
+
+
+def enrolment_parts(text: str) -> list[Part]:
+    """The requests an 834 travels in: always one, the file whole (for callers that send parts,
+    e.g. the eligibility benchmark)."""
+    return [enrolment_file(text)]
+
+
+def import_coverage(path: Path, url: str, *, roster_bytes: int = ROSTER_BYTES) -> int:
     if not path.is_file():
         print(f"hearth coverage import: no file at {path}", file=sys.stderr)
         return 1
@@ -152,16 +99,12 @@ def import_coverage(path: Path, url: str, *, part_bytes: int = PART_BYTES) -> in
     text = path.read_text(encoding="utf-8-sig")
     if suffix in X12_SUFFIXES:
         route, content_type, unit = "/x12/834", "application/edi-x12", "member"
-        try:
-            parts = enrolment_parts(text, limit=part_bytes)
-        except NotSplittable as why:
-            print(f"hearth coverage import: the file is over {part_bytes} bytes and {why}", file=sys.stderr)
-            return 1
+        parts = enrolment_parts(text)
     elif suffix in (".csv", ".ndjson", ".jsonl"):
         is_csv = suffix == ".csv"
         route, unit = "/coverage/import", "line"
         content_type = "text/csv" if is_csv else "application/x-ndjson"
-        parts = roster_parts(text, is_csv=is_csv, limit=part_bytes)
+        parts = roster_parts(text, is_csv=is_csv, limit=roster_bytes)
     else:
         print("hearth coverage import: use a .csv, .ndjson, .834, .x12 or .edi file", file=sys.stderr)
         return 1
