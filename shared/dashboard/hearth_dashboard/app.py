@@ -3,6 +3,11 @@ the dead letters of every service to inspect and replay.
 
 `GET /health` answers 200 while the process runs: the dashboard aggregates, and must stay up to
 show which services are down.
+
+The page, its script and style, `/health` and `/asyncapi.json` carry no member data and answer
+anyone. Every `/api/` route needs a bearer token with `ops:read` (dead letters name events about
+members); replaying one re-publishes a member's event to every consumer, so it is for the plan's
+operators only.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 import hearth_schemas
+from hearth_platform.auth import Authenticator, CallerDep, Forbidden, Scope
 from hearth_platform.errors import NotFound, add_exception_handlers
 from hearth_schemas.topics import dead_letter_topic
 
@@ -44,6 +50,8 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # At start-up, not import: a dashboard without an identity provider must not start.
+        app.state.authenticator = Authenticator(config.auth_settings())
         async with httpx.AsyncClient(timeout=config.dashboard_scrape_timeout_s) as client:
             app.state.watch = Watch(config.services, client, SampleHistory(config.dashboard_rate_window_s))
             yield
@@ -66,6 +74,8 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
             # FastAPI's API explorer loads Swagger UI from its CDN: it needs a looser policy.
             headers = {k: v for k, v in headers.items() if k != "Content-Security-Policy"}
         response.headers.update(headers)
+        if request.url.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     def dlq_topic(service: str) -> str:
@@ -86,14 +96,17 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
         """The AsyncAPI document of every Hearth topic and event (checked in, generated)."""
         return FileResponse(ASYNCAPI, media_type="application/json")
 
-    @app.get("/api/overview", tags=["operations"])
+    # Every route under /api, including one added later, needs a token granting ops:read.
+    api = APIRouter(prefix="/api", dependencies=[Depends(Scope("ops:read"))])
+
+    @api.get("/overview", tags=["operations"])
     async def overview(request: Request) -> Overview:
         """Health, per-topic totals and rates, consumer lag, dead letters, outbox and parked
         events of every service, from one concurrent scrape."""
         watch: Watch = request.app.state.watch
         return await watch.overview()
 
-    @app.get("/api/dead-letters/{service}", tags=["dead letters"])
+    @api.get("/dead-letters/{service}", tags=["dead letters"])
     async def dead_letters(service: str) -> DeadLetters:
         """The newest dead letters of a service: headers and reason only, never the payload."""
         return await read_dead_letters(
@@ -104,14 +117,18 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
             timeout_s=config.dashboard_kafka_timeout_s,
         )
 
-    @app.post("/api/dead-letters/{service}/replay", tags=["dead letters"])
-    async def replay_dead_letter(service: str, body: ReplayRequest) -> Replayed:
+    @api.post("/dead-letters/{service}/replay", tags=["dead letters"])
+    async def replay_dead_letter(service: str, body: ReplayRequest, caller: CallerDep) -> Replayed:
         """Re-publish one dead letter to its original topic with its original key, value and
-        headers. Safe to repeat: consumers deduplicate on ce_source + ce_id."""
+        headers. Safe to repeat: consumers deduplicate on ce_source + ce_id. The plan's operators
+        only: every consumer of the topic, whoever's members it serves, reads the record again."""
+        if not caller.is_plan:
+            raise Forbidden("replaying a dead letter is for the plan's operators")
         return await replay(
             config.kafka_bootstrap, dlq_topic(service), body, timeout_s=config.dashboard_kafka_timeout_s
         )
 
+    app.include_router(api)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

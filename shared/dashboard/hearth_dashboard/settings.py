@@ -1,13 +1,16 @@
 """The dashboard's configuration from the environment (`HEARTH_` prefix), validated at start-up.
 
-The dashboard needs no database: only the broker (to read and replay dead letters) and the base
-URL of every service it watches.
+The dashboard needs no database: only the broker (to read and replay dead letters), the base
+URL of every service it watches, and the identity provider that vouches for its callers (the same
+`HEARTH_AUTH_*` settings as the services, so one token works for both).
 """
 
 from functools import lru_cache
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hearth_platform.settings import Settings
 
 DEFAULT_SERVICES = (
     "referral=http://127.0.0.1:8001,eligibility=http://127.0.0.1:8002,"
@@ -50,6 +53,13 @@ class DashboardSettings(BaseSettings):
     # Reading a dead-letter topic is bounded in records (the newest ones) and in time.
     dashboard_dead_letters_max: int = Field(default=200, ge=1, le=5000)
     dashboard_kafka_timeout_s: float = Field(default=5.0, gt=0)
+    # Bearer tokens, as the services check them (hearth_platform.settings.Settings): the identity
+    # provider's JWKS, the issuer and audience every token names, and each client's budget.
+    auth_jwks_url: str | None = None
+    auth_issuer: str = "hearth-dev"
+    auth_audience: str = "hearth"
+    rate_limit_per_s: float = Field(default=200.0, gt=0)
+    rate_limit_burst: int = Field(default=400, ge=1)
 
     @field_validator("dashboard_services")
     @classmethod
@@ -60,6 +70,17 @@ class DashboardSettings(BaseSettings):
     @property
     def services(self) -> dict[str, str]:
         return parse_services(self.dashboard_services)
+
+    def auth_settings(self) -> Settings:
+        """The platform settings hearth_platform.auth.Authenticator reads, from the dashboard's own
+        (already validated: no second read of the environment)."""
+        return Settings.model_construct(
+            auth_jwks_url=self.auth_jwks_url,
+            auth_issuer=self.auth_issuer,
+            auth_audience=self.auth_audience,
+            rate_limit_per_s=self.rate_limit_per_s,
+            rate_limit_burst=self.rate_limit_burst,
+        )
 
 
 @lru_cache

@@ -1,5 +1,6 @@
-"""The dashboard in headless Chromium over the real system: health, live rates, a dead letter
-inspected and replayed through the page."""
+"""The dashboard in headless Chromium over the real system: it asks for an access token, says
+why one is refused, takes a plan operator's from a `#token=` link, then shows health and live
+rates, and a dead letter inspected and replayed through the page."""
 
 import re
 import shutil
@@ -12,11 +13,17 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
+
+from hearth_devstack.tokens import bearer_headers, dev_keys_dir, mint
 
 from .system import SERVICES, System
 
@@ -48,9 +55,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         driver.quit()
 
 
-def wait_for(driver: WebDriver, condition: Callable[[WebDriver], T], what: str, timeout: float = 20) -> T:
+def wait_for(driver: WebDriver, condition: Callable[[WebDriver], T], what: str, timeout: float = 60) -> T:
     """Poll `condition`; the page re-renders what changed every 2 s, so an element found a moment
-    ago may be gone (stale): that is a reason to look again, not a failure."""
+    ago may be gone (stale): that is a reason to look again, not a failure. The timeout is only a
+    deadline (the wait ends as soon as the page shows it): generous, for a loaded machine."""
     wait = WebDriverWait(
         driver,
         timeout,
@@ -70,6 +78,27 @@ def text(driver: WebDriver, css: str) -> str:
     return ""
 
 
+def shown(driver: WebDriver, css: str) -> bool:
+    found = driver.find_elements(By.CSS_SELECTOR, css)
+    return bool(found) and found[0].is_displayed()
+
+
+def ops_token(org_type: str = "plan", scopes: tuple[str, ...] = ("ops:read",)) -> str:
+    """A token from the dev key set the system's processes trust (hearth_devstack.services)."""
+    return mint(
+        dev_keys_dir(), client="ops-console", org=f"{org_type}-ops", org_type=org_type, scopes=list(scopes)
+    )
+
+
+def paste_token(driver: WebDriver, token: str) -> None:
+    field = wait_for(
+        driver, lambda d: shown(d, "#token-input") and d.find_element(By.ID, "token-input"), "the token form"
+    )
+    field.clear()
+    field.send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, '#token-form button[type="submit"]').click()
+
+
 def click(driver: WebDriver, css: str) -> None:
     def clicked(d: WebDriver) -> bool:
         d.find_element(By.CSS_SELECTOR, css).click()
@@ -86,6 +115,7 @@ def number(value: str) -> float:
 
 
 async def post_referrals(http: httpx.AsyncClient, system: System, count: int) -> None:
+    headers = bearer_headers(client="dashboard-test-referrer", scopes=["referral:write"])
     for _ in range(count):
         response = await http.post(
             f"{system.urls['referral']}/referrals",
@@ -95,6 +125,7 @@ async def post_referrals(http: httpx.AsyncClient, system: System, count: int) ->
                 "referrer_id": "aco-1",
                 "referral_date": "2026-11-02",
             },
+            headers=headers,
         )
         assert response.status_code == 201, response.text
 
@@ -110,20 +141,51 @@ async def test_dashboard_shows_the_live_system_and_replays_a_dead_letter(
     finally:
         await producer.stop()
 
+    # Without a token the page shows nothing but the form that asks for one.
     browser.get(system.dashboard_url)
+    wait_for(browser, lambda d: shown(d, "#sign-in") and not shown(d, "#ops"), "the token form")
+
+    paste_token(browser, "not-a-token")
+    wait_for(browser, lambda d: "was refused" in text(d, "#auth-message"), "why the token was refused (401)")
+    assert shown(browser, "#sign-in")
+
+    paste_token(browser, ops_token(scopes=("referral:read",)))
+    wait_for(browser, lambda d: "ops:read" in text(d, "#auth-message"), "that the token lacks ops:read (403)")
+    assert shown(browser, "#sign-in") and not shown(browser, "#ops")
+
+    # A link minted for the plan's operator: the token leaves the address bar at once.
+    token = ops_token()
+    browser.get(f"{system.dashboard_url}/#token={token}")
     for name in SERVICES:
         wait_for(
             browser, lambda d, n=name: text(d, f'.card[data-service="{n}"] .status') == "ok", f"{name} ok"
         )
+    assert not shown(browser, "#sign-in") and not shown(browser, "#auth-message")
+    assert "token" not in browser.current_url
+    assert browser.execute_script("return sessionStorage.getItem('hearth.dashboard.token')") == token
 
+    # Rates are averaged over a short window: keep the system busy until the page shows one.
     async with httpx.AsyncClient(timeout=20) as http:
-        await post_referrals(http, system, 5)
+        for _ in range(10):
+            await post_referrals(http, system, 5)
+            try:
+                wait_for(
+                    browser,
+                    lambda d: number(text(d, 'tr[data-topic="referral.events"] .produced-rate')) > 0,
+                    "a produce rate on referral.events",
+                    timeout=5,
+                )
+                break
+            except TimeoutException:
+                continue
+        else:
+            raise AssertionError("the page never showed a produce rate on referral.events")
+    # The relay publishes each commit's events within a second: the total catches up.
     wait_for(
         browser,
-        lambda d: number(text(d, 'tr[data-topic="referral.events"] .produced-rate')) > 0,
-        "a produce rate on referral.events",
+        lambda d: number(text(d, '#topics tr[data-topic="referral.events"] .produced')) >= 5,
+        "at least the 5 referrals produced on referral.events",
     )
-    assert number(text(browser, '#topics tr[data-topic="referral.events"] .produced')) >= 5
 
     # The undecodable record reaches the dead-letter topic of every group reading referral.events.
     service = wait_for(

@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from hearth_dashboard.settings import DashboardSettings, parse_services
+from hearth_platform.settings import Settings
 
 
 def test_services_default_to_the_four_devstack_ports(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,3 +37,29 @@ def test_a_malformed_service_list_stops_start_up(monkeypatch: pytest.MonkeyPatch
 
     with pytest.raises(ValidationError):
         DashboardSettings()
+
+
+def test_tokens_are_checked_as_the_services_check_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "HEARTH_AUTH_ISSUER",
+        "HEARTH_AUTH_AUDIENCE",
+        "HEARTH_RATE_LIMIT_PER_S",
+        "HEARTH_RATE_LIMIT_BURST",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HEARTH_AUTH_JWKS_URL", "https://idp.example/jwks.json")
+
+    auth = DashboardSettings().auth_settings()
+
+    assert (auth.auth_jwks_url, auth.auth_issuer, auth.auth_audience) == (
+        "https://idp.example/jwks.json",
+        "hearth-dev",
+        "hearth",
+    )
+    services = Settings()
+    assert (auth.auth_issuer, auth.auth_audience, auth.rate_limit_per_s, auth.rate_limit_burst) == (
+        services.auth_issuer,
+        services.auth_audience,
+        services.rate_limit_per_s,
+        services.rate_limit_burst,
+    )

@@ -1,8 +1,80 @@
 // The ops dashboard page: polls /api/overview every 2 s and renders it; inspects and replays
 // dead letters. Builds the DOM with textContent only: reasons and headers come from the broker.
+// Every /api/ call carries the operator's bearer token, kept in this tab's sessionStorage; the
+// page asks for one when it has none or the API refuses it (401), and says why on a 403.
 "use strict";
 
 const REFRESH_MS = 2000;
+const TOKEN_KEY = "hearth.dashboard.token";
+let refreshTimer = null;
+
+function currentToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function showAuthMessage(text) {
+  const message = document.getElementById("auth-message");
+  message.textContent = text || "";
+  message.hidden = !text;
+}
+
+// Shows the token form (with why, when there is a reason) and stops polling until a token comes.
+function askForToken(reason) {
+  clearTimeout(refreshTimer);
+  showAuthMessage(reason);
+  document.getElementById("sign-in").hidden = false;
+  document.getElementById("ops").hidden = true;
+  document.getElementById("forget-token").hidden = !currentToken();
+  document.getElementById("refreshed").textContent = "waiting for an access token";
+  document.getElementById("token-input").focus();
+}
+
+function useToken(token) {
+  const cleaned = token.trim().replace(/^Bearer\s+/i, "");
+  if (!cleaned) return;
+  sessionStorage.setItem(TOKEN_KEY, cleaned);
+  showAuthMessage("");
+  document.getElementById("token-input").value = "";
+  document.getElementById("sign-in").hidden = true;
+  document.getElementById("ops").hidden = false;
+  document.getElementById("forget-token").hidden = false;
+  document.getElementById("refreshed").textContent = "connecting…";
+  scheduleRefresh(0);
+}
+
+// A link such as http://127.0.0.1:8000/#token=... hands the page a token once; it leaves the
+// address bar (and so the history) at once.
+function takeTokenFromFragment() {
+  const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (token === null) return false;
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  useToken(token);
+  return true;
+}
+
+// fetch with the token. A 401 means the token is missing, expired or not trusted: ask for
+// another and throw; other answers go back to the caller with their body.
+async function api(path, options) {
+  const token = currentToken();
+  if (!token) {
+    askForToken("");
+    throw new Error("no access token");
+  }
+  const headers = { ...(options && options.headers), authorization: `Bearer ${token}` };
+  const response = await fetch(path, { ...options, headers });
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 401 && currentToken() === token) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    askForToken(`The access token was refused (${body.message || "HTTP 401"}): paste a new one.`);
+    throw new Error("access token refused");
+  }
+  return { response, body, token };
+}
+
+function refusal(response, body) {
+  const reason = body.message || `HTTP ${response.status}`;
+  return response.status === 403 ? `not allowed with this token: ${reason}` : reason;
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -91,11 +163,31 @@ function renderDeadLetterCounts(services) {
     )));
 }
 
+function scheduleRefresh(ms) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refresh, ms);
+}
+
 async function refresh() {
+  let call;
   try {
-    const response = await fetch("/api/overview");
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const overview = await response.json();
+    call = await api("/api/overview");
+  } catch (error) {
+    // No token, or it was refused: askForToken stopped polling and waits for a new one.
+    if (currentToken()) {
+      document.getElementById("refreshed").textContent = `dashboard unreachable: ${error.message}`;
+      scheduleRefresh(REFRESH_MS);
+    }
+    return;
+  }
+  const { response, body: overview, token } = call;
+  if (token !== currentToken()) return; // answered for a token since replaced
+  if (response.status === 403) {
+    askForToken(`This token may not read operations data (${overview.message}): paste one granting ops:read.`);
+    return;
+  }
+  try {
+    if (!response.ok) throw new Error(overview.message || `HTTP ${response.status}`);
     renderServices(overview.services);
     renderTopics(overview.topics);
     renderGroups(overview.groups);
@@ -106,9 +198,8 @@ async function refresh() {
       `live, updated ${new Date().toLocaleTimeString("en-GB")}`;
   } catch (error) {
     document.getElementById("refreshed").textContent = `dashboard unreachable: ${error.message}`;
-  } finally {
-    setTimeout(refresh, REFRESH_MS);
   }
+  scheduleRefresh(REFRESH_MS);
 }
 
 async function inspect(service) {
@@ -117,10 +208,15 @@ async function inspect(service) {
   panel.dataset.service = service;
   document.getElementById("inspect-service").textContent = service;
   document.getElementById("inspect-note").textContent = "loading…";
-  const response = await fetch(`/api/dead-letters/${encodeURIComponent(service)}`);
-  const body = await response.json();
+  let response, body;
+  try {
+    ({ response, body } = await api(`/api/dead-letters/${encodeURIComponent(service)}`));
+  } catch (error) {
+    document.getElementById("inspect-note").textContent = error.message;
+    return;
+  }
   if (!response.ok) {
-    document.getElementById("inspect-note").textContent = body.message || `HTTP ${response.status}`;
+    document.getElementById("inspect-note").textContent = refusal(response, body);
     replaceRows(document.getElementById("dead-letters"), []);
     return;
   }
@@ -147,14 +243,33 @@ async function replayDeadLetter(service, partition, offset) {
   const result = document.getElementById("replay-result");
   result.className = "";
   result.textContent = `replaying ${service}.dlq ${partition}/${offset}…`;
-  const response = await fetch(`/api/dead-letters/${encodeURIComponent(service)}/replay`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ partition, offset }),
-  });
-  const body = await response.json();
+  let response, body;
+  try {
+    ({ response, body } = await api(`/api/dead-letters/${encodeURIComponent(service)}/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ partition, offset }),
+    }));
+  } catch (error) {
+    result.className = "error";
+    result.textContent = `not replayed: ${error.message}`;
+    return;
+  }
   result.className = response.ok ? "ok" : "error";
-  result.textContent = response.ok ? body.message : `not replayed: ${body.message}`;
+  result.textContent = response.ok ? body.message : `not replayed: ${refusal(response, body)}`;
 }
 
-refresh();
+document.getElementById("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  useToken(document.getElementById("token-input").value);
+});
+document.getElementById("forget-token").addEventListener("click", () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  askForToken("");
+});
+window.addEventListener("hashchange", takeTokenFromFragment);
+
+if (!takeTokenFromFragment()) {
+  if (currentToken()) useToken(currentToken());
+  else askForToken("");
+}
