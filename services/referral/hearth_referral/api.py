@@ -7,11 +7,13 @@ from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hearth_platform.app import DatabaseDep, RuntimeDep
+from hearth_platform.auth import CallerDep
 from hearth_platform.db import current_trace
 from hearth_platform.errors import Invalid
 from hearth_schemas.base import Identifier, MemberId
 
 from . import handlers, quarterback
+from .access import require_own_org, require_sight, require_work, scoped_key
 
 router = APIRouter(tags=["referrals"])
 LIFECYCLE = quarterback.load_lifecycle_rules()
@@ -96,10 +98,11 @@ IDEMPOTENCY_KEY = {
     openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
 )
 async def post_referral(
-    body: ReferralIn, runtime: RuntimeDep, request: Request, response: Response
+    body: ReferralIn, runtime: RuntimeDep, request: Request, response: Response, caller: CallerDep
 ) -> ReferralOut:
-    """Refer a member. A retry with the same `Idempotency-Key`, or a member with an open referral,
-    answers 200 with the existing referral instead of creating another."""
+    """Refer a member (any member: the referral records the caller's organization, which keeps
+    seeing it). A retry with the same `Idempotency-Key` from the same organization, or a member
+    with an open referral, answers 200 with the existing referral instead of creating another."""
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 128:
         raise Invalid(
@@ -109,8 +112,9 @@ async def post_referral(
     command = handlers.ReceiveReferral(
         **body.model_dump(),
         actor=body.referrer_id,
-        idempotency_key=idempotency_key,
+        idempotency_key=scoped_key(caller, idempotency_key),
         trace=current_trace.get(),
+        referrer_org_id=caller.org,
     )
     result = await runtime.coalescer(handlers.receive_referrals).submit(command)
     if not result.created:
@@ -126,12 +130,20 @@ async def post_referral(
 
 
 @router.get("/referrals/{referral_id}")
-async def get_referral(referral_id: ReferralId, db: DatabaseDep) -> dict[str, object]:
+async def get_referral(referral_id: ReferralId, db: DatabaseDep, caller: CallerDep) -> dict[str, object]:
+    """A referral with its history, for the organizations that referred or work it."""
+    await require_sight(db, caller, referral_id)
     return await handlers.referral_view(db, referral_id)
 
 
 @router.post("/referrals/{referral_id}/assessment", status_code=status.HTTP_201_CREATED)
-async def post_assessment(referral_id: ReferralId, body: AssessmentIn, db: DatabaseDep) -> dict[str, str]:
+async def post_assessment(
+    referral_id: ReferralId, body: AssessmentIn, db: DatabaseDep, caller: CallerDep
+) -> dict[str, str]:
+    """Record the initial assessment, by the organization serving the referral (billing pays the
+    `provider_org_id` named, so a provider's client can name only itself)."""
+    require_own_org(caller, body.provider_org_id, "body.provider_org_id")
+    await require_work(db, caller, referral_id)
     assessment_id = await handlers.record_assessment(
         db, referral_id, body.model_dump(), actor=body.provider_org_id
     )
@@ -190,8 +202,13 @@ _LIFECYCLE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/referrals/{referral_id}/triage", responses=_LIFECYCLE_RESPONSES)
-async def post_triage(referral_id: ReferralId, body: TriageIn, db: DatabaseDep) -> dict[str, Any]:
-    """A coordinator takes a received referral (emits ReferralTriaged)."""
+async def post_triage(
+    referral_id: ReferralId, body: TriageIn, db: DatabaseDep, caller: CallerDep
+) -> dict[str, Any]:
+    """A coordinator takes a received referral (emits ReferralTriaged); a provider's client may
+    hand it only to its own organization."""
+    require_own_org(caller, body.provider_org_id, "body.provider_org_id")
+    await require_work(db, caller, referral_id)
     return await quarterback.triage(
         db,
         referral_id,
@@ -202,23 +219,32 @@ async def post_triage(referral_id: ReferralId, body: TriageIn, db: DatabaseDep) 
 
 
 @router.post("/referrals/{referral_id}/outreach", responses=_LIFECYCLE_RESPONSES)
-async def post_outreach(referral_id: ReferralId, body: OutreachIn, db: DatabaseDep) -> dict[str, Any]:
+async def post_outreach(
+    referral_id: ReferralId, body: OutreachIn, db: DatabaseDep, caller: CallerDep
+) -> dict[str, Any]:
     """Outreach to the member starts on a triaged referral."""
+    await require_work(db, caller, referral_id)
     return await quarterback.start_outreach(db, referral_id, actor=body.actor)
 
 
 @router.post("/referrals/{referral_id}/schedule", responses=_LIFECYCLE_RESPONSES)
-async def post_schedule(referral_id: ReferralId, body: ScheduleIn, db: DatabaseDep) -> dict[str, Any]:
+async def post_schedule(
+    referral_id: ReferralId, body: ScheduleIn, db: DatabaseDep, caller: CallerDep
+) -> dict[str, Any]:
     """Book the initial assessment (emits AssessmentScheduled)."""
+    await require_work(db, caller, referral_id)
     return await quarterback.schedule_assessment(
         db, referral_id, scheduled_for=body.scheduled_for, mode=body.mode, actor=body.actor
     )
 
 
 @router.post("/referrals/{referral_id}/close", responses=_LIFECYCLE_RESPONSES)
-async def post_close(referral_id: ReferralId, body: CloseIn, db: DatabaseDep) -> dict[str, Any]:
+async def post_close(
+    referral_id: ReferralId, body: CloseIn, db: DatabaseDep, caller: CallerDep
+) -> dict[str, Any]:
     """End the referral without an assessment: unable to reach the member, or closed for a coded
     reason (emits ReferralClosed)."""
+    await require_work(db, caller, referral_id)
     return await quarterback.close(
         db, referral_id, outcome=body.outcome, reason=body.reason, actor=body.actor
     )

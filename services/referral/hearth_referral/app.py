@@ -21,5 +21,7 @@ definition = ServiceDefinition(
     routers=[import_router, router, fhir_router, reports_router, worklist_router, claims_router],
     handlers=handlers,
     description="Referrals from EHRs, ACOs and case-finding; the quarterback's queue; assessments.",
+    # A claims file is streamed into COPY (send it chunked); a referral list is read whole.
+    bulk_paths={"/claims/import": 2 * 1024**3, "/referrals/import": 64 * 1024**2},
 )
 app = create_app(definition)

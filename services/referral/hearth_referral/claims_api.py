@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import CallerDep, Forbidden
 from hearth_platform.db import current_trace
 from hearth_platform.errors import Invalid
 
 from . import claims
+from .access import require_sight
 from .api import ReferralId
 from .claims_layout import CLAIM_CSV_COLUMNS, REQUIRED_CLAIM_COLUMNS
 from .import_api import UnsupportedList
@@ -66,13 +68,16 @@ async def _split_header(request: Request) -> tuple[list[str], AsyncIterator[byte
 async def import_claims(
     request: Request,
     db: DatabaseDep,
+    caller: CallerDep,
     as_of: Annotated[
         date | None, Query(description="The day case-finding scores for (default today): the window's end.")
     ] = None,
 ) -> dict[str, Any]:
     """Import claim lines (CSV with a header row; send large files chunked) in one transaction:
     bad lines are counted and the first 100 reported by line number; the members touched are
-    scored and candidates referred (source `algorithm`)."""
+    scored and candidates referred (source `algorithm`). Plan-only: claims are the plan's."""
+    if not caller.is_plan:
+        raise Forbidden("importing claims is for the plan only")
     if not request.headers.get("content-type", "").startswith("text/csv"):
         raise UnsupportedList("send the claims file as text/csv")
     columns, body = await _split_header(request)
@@ -82,7 +87,9 @@ async def import_claims(
 @router.get(
     "/referrals/{referral_id}/evidence", responses={404: {"description": "Not a case-finding referral."}}
 )
-async def get_evidence(referral_id: ReferralId, db: DatabaseDep) -> dict[str, Any]:
+async def get_evidence(referral_id: ReferralId, db: DatabaseDep, caller: CallerDep) -> dict[str, Any]:
     """Why case-finding referred this member: the rule set version, the score and each rule's
-    points, and the claims behind it (ids, codes, service dates) with their age."""
+    points, and the claims behind it (ids, codes, service dates) with their age; for the
+    organizations that see the referral."""
+    await require_sight(db, caller, referral_id)
     return await claims.evidence_of(db, referral_id, date.today())

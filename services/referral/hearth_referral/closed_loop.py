@@ -11,18 +11,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import ColumnElement, or_, true
+
+from hearth_platform.auth import Principal
 from hearth_platform.db import Database, TraceContext, UnitOfWork
 
+from .access import serves
 from .fhir import FhirReferral
 from .fhir_task import TrackedReferral
 from .handlers import ReceiveReferral, receive_referrals
 from .repository import ServiceRequestRepository
+from .tables import service_requests
 
 
 @dataclass(frozen=True)
 class ReceiveServiceRequest:
     referral: FhirReferral
     trace: TraceContext | None = None
+    # The organization whose client sent it: the Task is its closed loop.
+    referrer_org_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ async def receive_service_requests(
                 "referrer_id": cmd.referral.referrer_id,
                 "request_key": key,
                 "accepted_at": now,
+                "referrer_org_id": cmd.referrer_org_id,
             }
         )
         answers[n] = ServiceRequestIntake(service_request_id, created=True)
@@ -82,15 +90,29 @@ def _referral_command(cmd: ReceiveServiceRequest) -> ReceiveReferral:
         goals_of_care_discussed=r.goals_of_care_discussed,
         actor=r.referrer_id,
         trace=cmd.trace,
+        referrer_org_id=cmd.referrer_org_id,
     )
 
 
-async def tracked_by_task(db: Database, task_id: str) -> TrackedReferral | None:
+def tasks_seen_by(caller: Principal) -> ColumnElement[bool]:
+    """A Task is its sender's closed loop; the organization working the referral sees it too."""
+    if caller.is_plan:
+        return true()
+    return or_(service_requests.c.referrer_org_id == caller.org, serves(caller))
+
+
+async def tracked_by_task(db: Database, task_id: str, caller: Principal) -> TrackedReferral | None:
     async with db.unit_of_work() as uow:
-        found = await ServiceRequestRepository(uow.conn).tracked(task_id=task_id)
+        found = await ServiceRequestRepository(uow.conn).tracked(
+            task_id=task_id, visible=tasks_seen_by(caller)
+        )
     return found[0] if found else None
 
 
-async def tracked_by_service_request(db: Database, service_request_id: str) -> list[TrackedReferral]:
+async def tracked_by_service_request(
+    db: Database, service_request_id: str, caller: Principal
+) -> list[TrackedReferral]:
     async with db.unit_of_work() as uow:
-        return await ServiceRequestRepository(uow.conn).tracked(service_request_id=service_request_id)
+        return await ServiceRequestRepository(uow.conn).tracked(
+            service_request_id=service_request_id, visible=tasks_seen_by(caller)
+        )

@@ -88,6 +88,13 @@ async def register_coordinator(db: Database, coordinator_id: str, provider_org_i
     return created
 
 
+async def coordinator_org(db: Database, coordinator_id: str) -> str | None:
+    """The organization a registered coordinator works for (none when not registered)."""
+    async with db.unit_of_work() as uow:
+        row = await QueueRepository(uow.conn).coordinator(coordinator_id)
+    return None if row is None else str(row.provider_org_id)
+
+
 async def list_coordinators(db: Database, provider_org_id: str | None) -> list[dict[str, Any]]:
     async with db.unit_of_work() as uow:
         loads = await QueueRepository(uow.conn).caseloads(provider_org_id=provider_org_id, active_only=False)

@@ -5,15 +5,18 @@ without its parameter, 404 for an unknown Task, 422 for an invalid or non-pallia
 ServiceRequest), never with Hearth's own error body: FHIR clients read the former.
 """
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from hearth_platform.app import DatabaseDep, RuntimeDep
+from hearth_platform.auth import CallerDep
 from hearth_platform.db import current_trace
 
 from . import closed_loop
+from .access import scoped_key
 from .fhir import FHIR_ID, FhirProblem, Issue, read_referral
 from .fhir_profile import load_fhir_profile
 from .fhir_task import searchset, task
@@ -67,16 +70,21 @@ def _fhir(resource: Any, status_code: int = 200, headers: dict[str, str] | None 
     },
     status_code=201,
 )
-async def post_service_request(request: Request, runtime: RuntimeDep) -> Response:
-    """Refer a member from an EHR. The answer is the Task that reports the referral's progress
-    (`GET /fhir/Task/{id}`); a resend of the same order answers 200 with the same Task."""
+async def post_service_request(request: Request, runtime: RuntimeDep, caller: CallerDep) -> Response:
+    """Refer a member from an EHR (any member: the referral records the sender's organization,
+    whose Task it is). The answer is the Task that reports the referral's progress
+    (`GET /fhir/Task/{id}`); a resend of the same order by the same organization answers 200 with
+    the same Task."""
     try:
         referral = read_referral(await request.body(), PROFILE)
     except FhirProblem as problem:
         return _outcome(problem)
-    command = closed_loop.ReceiveServiceRequest(referral, trace=current_trace.get())
+    referral = replace(referral, request_key=scoped_key(caller, referral.request_key))
+    command = closed_loop.ReceiveServiceRequest(
+        referral, trace=current_trace.get(), referrer_org_id=caller.org
+    )
     intake = await runtime.coalescer(closed_loop.receive_service_requests).submit(command)
-    tracked = await closed_loop.tracked_by_service_request(runtime.db, intake.service_request_id)
+    tracked = await closed_loop.tracked_by_service_request(runtime.db, intake.service_request_id, caller)
     answer = task(tracked[0], PROFILE)
     return _fhir(
         answer,
@@ -86,11 +94,12 @@ async def post_service_request(request: Request, runtime: RuntimeDep) -> Respons
 
 
 @router.get("/Task/{task_id}", response_model=None, responses={200: _TASK, 404: _OUTCOME})
-async def get_task(task_id: str, db: DatabaseDep) -> Response:
-    """The closed-loop status of one referral from an EHR."""
+async def get_task(task_id: str, db: DatabaseDep, caller: CallerDep) -> Response:
+    """The closed-loop status of one referral from an EHR, for the organization that sent it or
+    works it (another organization's Task is not found)."""
     if not FHIR_ID.match(task_id):
         return _outcome(FhirProblem([Issue("Task.id", "no such Task", "not-found")], status=404))
-    tracked = await closed_loop.tracked_by_task(db, task_id)
+    tracked = await closed_loop.tracked_by_task(db, task_id, caller)
     if tracked is None:
         return _outcome(FhirProblem([Issue("Task.id", "no such Task", "not-found")], status=404))
     return _fhir(task(tracked, PROFILE))
@@ -107,12 +116,14 @@ async def get_task(task_id: str, db: DatabaseDep) -> Response:
 async def search_tasks(
     request: Request,
     db: DatabaseDep,
+    caller: CallerDep,
     based_on: Annotated[
         str | None,
         Query(alias="based-on", description="ServiceRequest/{id} (or the bare id) the Task is based on."),
     ] = None,
 ) -> Response:
-    """The Tasks based on a ServiceRequest (an empty searchset for an unknown one)."""
+    """The Tasks based on a ServiceRequest that the caller's organization sent or works (an empty
+    searchset for an unknown one or another organization's)."""
     if not based_on:
         return _outcome(
             FhirProblem([Issue("based-on", "the search needs based-on=ServiceRequest/{id}", "required")], 400)
@@ -120,5 +131,5 @@ async def search_tasks(
     service_request_id = based_on.removeprefix("ServiceRequest/")
     if not FHIR_ID.match(service_request_id):
         return _outcome(FhirProblem([Issue("based-on", "must reference a ServiceRequest", "invalid")], 400))
-    tracked = await closed_loop.tracked_by_service_request(db, service_request_id)
+    tracked = await closed_loop.tracked_by_service_request(db, service_request_id, caller)
     return _fhir(searchset([task(t, PROFILE) for t in tracked], str(request.base_url).rstrip("/")))

@@ -39,6 +39,8 @@ class ReceiveReferral:
     actor: str
     idempotency_key: str | None = None
     trace: TraceContext | None = None
+    # The organization whose client referred (none for case-finding): it keeps seeing the referral.
+    referrer_org_id: str | None = None
     # Case-finding's candidates carry why: the leading condition group, the claims, the rule set.
     condition_group: str | None = None
     evidence: tuple[ClaimEvidence, ...] | None = None
@@ -102,6 +104,13 @@ async def receive_referrals(uow: UnitOfWork, commands: Sequence[ReceiveReferral]
     assigned = await assign_new_referrals(uow.conn, [r for r, _ in new], now)
     await repo.add_many(new)
     await QueueRepository(uow.conn).add_assignments(assigned)
+    await repo.add_referrers(
+        [
+            {"referral_id": i.referral.referral_id, "org_id": c.referrer_org_id}
+            for c, i in zip(commands, intakes, strict=True)
+            if c.referrer_org_id is not None
+        ]
+    )
     return intakes
 
 

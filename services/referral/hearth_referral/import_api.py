@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import CallerDep
 from hearth_platform.db import current_trace
 from hearth_platform.errors import HearthError, Invalid
 
@@ -36,10 +37,11 @@ class UnsupportedList(HearthError):
         }
     },
 )
-async def import_referrals(request: Request, db: DatabaseDep) -> dict[str, Any]:
+async def import_referrals(request: Request, db: DatabaseDep, caller: CallerDep) -> dict[str, Any]:
     """Import a referral list (CSV with a header row, or NDJSON, one referral per line). Good lines
     are imported, bad ones reported with their line number; a member with an open referral is
-    linked to it, not referred twice."""
+    linked to it, not referred twice. The caller's organization is recorded as the referrer of
+    every line (an ACO or care manager may refer any member) and keeps seeing those referrals."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(LIST_TYPES):
         raise UnsupportedList(f"send the list as {' or '.join(LIST_TYPES)}")
@@ -52,7 +54,12 @@ async def import_referrals(request: Request, db: DatabaseDep) -> dict[str, Any]:
     created = linked = 0
     for start in range(0, len(parsed.good), CHUNK):
         commands = [
-            handlers.ReceiveReferral(**referral.model_dump(), actor=referral.referrer_id, trace=trace)  # type: ignore[attr-defined]
+            handlers.ReceiveReferral(
+                **referral.model_dump(),  # type: ignore[attr-defined]
+                actor=referral.referrer_id,  # type: ignore[attr-defined]
+                trace=trace,
+                referrer_org_id=caller.org,
+            )
             for _, referral in parsed.good[start : start + CHUNK]
         ]
         async with db.unit_of_work(trace) as uow:

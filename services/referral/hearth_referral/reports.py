@@ -4,6 +4,7 @@
   goals-of-care conversation with (DOMAIN.md: the seeds' main complaint about referral).
 - Conversion per source: how many referrals of each source (EHR, ACO, care manager, case-finding
   algorithm) reached an initial assessment, and how many ended enrolled.
+Both count only the referrals the caller's organization may see (access.py); the plan sees all.
 """
 
 from collections.abc import Sequence
@@ -13,6 +14,10 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hearth_platform.auth import Principal
+
+from .access import SEES_SQL, caller_params
 
 SOURCES = ("ehr", "aco", "care_manager", "algorithm")
 _RANGE = """
@@ -31,6 +36,7 @@ def percent(part: int, whole: int) -> float | None:
 
 async def goals_of_care_by_referrer(
     conn: AsyncConnection,
+    caller: Principal,
     *,
     referrer_ids: Sequence[str] | None,
     referred_from: date | None,
@@ -44,7 +50,7 @@ async def goals_of_care_by_referrer(
                    count(*) FILTER (WHERE r.goals_of_care_discussed IS NOT TRUE) AS without_goc,
                    count(*) FILTER (WHERE r.goals_of_care_discussed IS NULL) AS not_stated
             FROM referral.referrals r
-            WHERE {_RANGE}
+            WHERE {_RANGE} AND {SEES_SQL}
               AND (CAST(:referrer_ids AS text[]) IS NULL OR r.referrer_id = ANY(CAST(:referrer_ids AS text[])))
             GROUP BY r.referrer_id
             ORDER BY r.referrer_id
@@ -53,6 +59,7 @@ async def goals_of_care_by_referrer(
         {
             "referred_from": referred_from,
             "referred_to": referred_to,
+            **caller_params(caller),
             "referrer_ids": list(referrer_ids) if referrer_ids else None,
         },
     )
@@ -69,7 +76,7 @@ async def goals_of_care_by_referrer(
 
 
 async def conversion_by_source(
-    conn: AsyncConnection, *, referred_from: date | None, referred_to: date | None
+    conn: AsyncConnection, caller: Principal, *, referred_from: date | None, referred_to: date | None
 ) -> list[dict[str, Any]]:
     rows = await conn.execute(
         text(
@@ -81,11 +88,11 @@ async def conversion_by_source(
                    )) AS assessed,
                    count(*) FILTER (WHERE r.status = 'enrolled') AS enrolled
             FROM referral.referrals r
-            WHERE {_RANGE}
+            WHERE {_RANGE} AND {SEES_SQL}
             GROUP BY r.source
             """
         ),
-        {"referred_from": referred_from, "referred_to": referred_to},
+        {"referred_from": referred_from, "referred_to": referred_to, **caller_params(caller)},
     )
     found = {row.source: row for row in rows}
     report = []

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from hearth_platform.app import DatabaseDep
+from hearth_platform.auth import CallerDep
 from hearth_platform.errors import Invalid
 
 from . import reports
@@ -31,29 +32,31 @@ def _check_range(referred_from: date | None, referred_to: date | None) -> None:
 @router.get("/reports/goals-of-care")
 async def goals_of_care_report(
     db: DatabaseDep,
+    caller: CallerDep,
     referrer_id: ReferrerIds = None,
     referred_from: ReferredFrom = None,
     referred_to: ReferredTo = None,
 ) -> dict[str, Any]:
     """Per referrer: referrals, how many came without a goals-of-care conversation (not held or
-    not stated), and that share in percent."""
+    not stated), and that share in percent; over the referrals the caller's organization sees."""
     _check_range(referred_from, referred_to)
     async with db.unit_of_work() as uow:
         rows = await reports.goals_of_care_by_referrer(
-            uow.conn, referrer_ids=referrer_id, referred_from=referred_from, referred_to=referred_to
+            uow.conn, caller, referrer_ids=referrer_id, referred_from=referred_from, referred_to=referred_to
         )
     return {"referred_from": referred_from, "referred_to": referred_to, "referrers": rows}
 
 
 @router.get("/reports/conversion")
 async def conversion_report(
-    db: DatabaseDep, referred_from: ReferredFrom = None, referred_to: ReferredTo = None
+    db: DatabaseDep, caller: CallerDep, referred_from: ReferredFrom = None, referred_to: ReferredTo = None
 ) -> dict[str, Any]:
     """Per source (ehr, aco, care_manager, algorithm): referrals, how many reached an initial
-    assessment and how many ended enrolled, with both shares in percent of the referrals."""
+    assessment and how many ended enrolled, with both shares in percent of the referrals; over the
+    referrals the caller's organization sees."""
     _check_range(referred_from, referred_to)
     async with db.unit_of_work() as uow:
         rows = await reports.conversion_by_source(
-            uow.conn, referred_from=referred_from, referred_to=referred_to
+            uow.conn, caller, referred_from=referred_from, referred_to=referred_to
         )
     return {"referred_from": referred_from, "referred_to": referred_to, "sources": rows}

@@ -3,8 +3,10 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hearth_platform.db import json_rows
 
 from .domain import OPEN, Referral, Status, lacks_goals_of_care
 from .fhir_task import TrackedReferral
@@ -79,6 +81,21 @@ class ReferralRepository:
             ],
         )
         await self._save_transitions([r for r, _ in new])
+
+    async def add_referrers(self, rows: Sequence[dict[str, str]]) -> None:
+        """Record who referred (one multi-row statement); an organization referring again is a no-op."""
+        if rows:
+            await self.conn.execute(
+                text(
+                    """
+                    INSERT INTO referral.referral_referrers (referral_id, org_id)
+                    SELECT referral_id, org_id
+                    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(referral_id text, org_id text)
+                    ON CONFLICT DO NOTHING
+                    """
+                ),
+                {"rows": json_rows(list(rows))},
+            )
 
     async def save(self, referral: Referral) -> None:
         await self.conn.execute(
@@ -163,8 +180,14 @@ class ServiceRequestRepository:
             await self.conn.execute(insert(service_requests), list(rows))
 
     async def tracked(
-        self, *, task_id: str | None = None, service_request_id: str | None = None
+        self,
+        *,
+        task_id: str | None = None,
+        service_request_id: str | None = None,
+        visible: ColumnElement[bool] | None = None,
     ) -> list[TrackedReferral]:
+        """The Tasks asked for, among those `visible` (a condition on the service request and its
+        referral; all by default)."""
         last_transition = (
             select(func.max(transitions.c.at))
             .where(transitions.c.referral_id == referrals.c.referral_id)
@@ -178,6 +201,7 @@ class ServiceRequestRepository:
             referrals.c.goals_of_care_discussed,
             func.greatest(service_requests.c.accepted_at, last_transition).label("last_modified"),
         ).join(referrals, referrals.c.referral_id == service_requests.c.referral_id)
+        query = query.where(visible if visible is not None else true())
         if task_id is not None:
             query = query.where(service_requests.c.task_id == task_id)
         if service_request_id is not None:

@@ -90,6 +90,18 @@ service_requests = Table(
     Column("referrer_id", Text, nullable=False),
     Column("request_key", Text, unique=True),
     Column("accepted_at", DateTime(timezone=True), nullable=False),
+    # The organization whose client sent it: the Task is that organization's closed loop.
+    Column("referrer_org_id", Text, index=True),
+)
+
+# Every organization whose client referred the member into this referral (the one that created it
+# and any whose later referral was linked to it): each keeps seeing its referral's status.
+referral_referrers = Table(
+    "referral_referrers",
+    metadata,
+    Column("referral_id", Text, ForeignKey("referrals.referral_id"), primary_key=True),
+    Column("org_id", Text, primary_key=True),
+    Index("referral_referrers_org", "org_id"),
 )
 
 # The quarterback's queue: care coordinators and the organization each works for. New referrals are

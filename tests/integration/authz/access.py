@@ -80,7 +80,6 @@ class Case:
     b_gets: Refusal = refused
     # The status A's own client gets (A must not be refused its own data).
     a_gets: tuple[int, ...] = (200, 201)
-    setup_kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:

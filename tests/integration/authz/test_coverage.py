@@ -1,5 +1,7 @@
-"""No endpoint of any service answers without a valid token, or without its scope."""
+"""Every endpoint of every service is in the access matrix, and none answers without a valid
+token or without its scope."""
 
+import importlib
 import re
 
 import httpx
@@ -17,6 +19,15 @@ async def spec_of(http: httpx.AsyncClient, stack: Stack, service: str) -> dict:
     response = await http.get(f"{stack.url(service)}/openapi.json")
     assert response.status_code == 200
     return response.json()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_endpoint_has_a_case_in_the_access_matrix(stack: Stack, http, service):
+    cases = importlib.import_module(f"tests.integration.authz.test_{service}_access").CASES
+    declared = {case.key for case in cases}
+    served = endpoints(await spec_of(http, stack, service)) - OPERATIONAL
+    assert served - declared == set(), "endpoints without an access case"
+    assert declared - served == set(), "access cases for endpoints that no longer exist"
 
 
 @pytest.mark.parametrize("service", SERVICES)
