@@ -19,7 +19,9 @@ def test_a_quarter_covers_its_three_calendar_months() -> None:
     assert [p.label for p in Period.containing(date(2027, 3, 31))] == ["2027-03", "2027-Q1"]
 
 
-@pytest.mark.parametrize("label", ["2026-Q5", "2026-Q0", "2026-13", "2026-q4", "Q4-2026", "0000-01", "0000-Q1"])
+@pytest.mark.parametrize(
+    "label", ["2026-Q5", "2026-Q0", "2026-13", "2026-q4", "Q4-2026", "0000-01", "0000-Q1"]
+)
 def test_anything_but_a_month_or_a_quarter_is_refused(label: str) -> None:
     with pytest.raises(InvalidPeriod):
         Period.parse(label)
