@@ -159,6 +159,14 @@ def never(_case: Case, _period: Period) -> bool:
     return False
 
 
+def check_declaration(measure_id: str, version: str, minimum_denominator: int) -> None:
+    """What every kind of measure requires of its declaration."""
+    if not 0 < len(measure_id) <= 64 or not 0 < len(version) <= 16:
+        raise ValueError("a measure needs an id of at most 64 and a version of at most 16 characters")
+    if minimum_denominator < 1:
+        raise ValueError("the minimum denominator must be at least 1 (a rate needs a denominator)")
+
+
 @dataclass(frozen=True)
 class Measure:
     """A measure as a small declared unit: identity and version, the three predicates over a case,
@@ -179,10 +187,7 @@ class Measure:
     period_kinds: tuple[str, ...] = ("month", "quarter")
 
     def __post_init__(self) -> None:
-        if not 0 < len(self.measure_id) <= 64 or not 0 < len(self.version) <= 16:
-            raise ValueError("a measure needs an id of at most 64 and a version of at most 16 characters")
-        if self.minimum_denominator < 1:
-            raise ValueError("the minimum denominator must be at least 1 (a rate needs a denominator)")
+        check_declaration(self.measure_id, self.version, self.minimum_denominator)
 
     def period(self, label: str) -> Period:
         return Period.parse(label)
@@ -298,9 +303,29 @@ def score(measure: Measure, population: Population, period: Period) -> list[Meas
         in_denominator[org].add(member)
         if measure.numerator(case, period):
             in_numerator[org].add(member)
+    # A member excluded by one enrolment but counted by another is not excluded.
+    exclusions = {org: len(excluded[org] - in_denominator[org]) for org in in_denominator}
+    return proportion_scores(measure, period, in_denominator, in_numerator, exclusions)
+
+
+class Declared(Protocol):
+    measure_id: str
+    version: str
+    minimum_denominator: int
+
+
+def proportion_scores(
+    measure: Declared,
+    period: Period,
+    denominators: Mapping[str, set[str]],
+    numerators: Mapping[str, set[str]],
+    exclusions: Mapping[str, int],
+) -> list[MeasureScore]:
+    """One score per organization from the members (or units) counted in its denominator and
+    numerator; below the measure's minimum denominator the rate is not reported."""
     scores = []
-    for org in sorted(in_denominator):
-        d, n = len(in_denominator[org]), len(in_numerator[org])
+    for org in sorted(denominators):
+        d, n = len(denominators[org]), len(numerators.get(org, ()))
         reported = d >= measure.minimum_denominator
         scores.append(
             MeasureScore(
@@ -312,8 +337,7 @@ def score(measure: Measure, population: Population, period: Period) -> list[Meas
                 denominator=d,
                 rate=rate(n, d) if reported else None,
                 reported=reported,
-                # A member excluded by one enrolment but counted by another is not excluded.
-                exclusions=len(excluded[org] - in_denominator[org]),
+                exclusions=exclusions.get(org, 0),
             )
         )
     return scores

@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import TypeVar
 
-from .domain import Assessment, Enrolment, MeasureScore, Period, Population, rate
+from .domain import Assessment, Enrolment, MeasureScore, Period, Population, check_declaration, rate
 from .facts import ClaimLine, Survey, Visit
 
 # PerformanceScored.rate: at most 9 digits, 6 after the point.
@@ -141,10 +141,7 @@ class RatioMeasure:
     period_kinds: tuple[str, ...] = ("month", "quarter")
 
     def __post_init__(self) -> None:
-        if not 0 < len(self.measure_id) <= 64 or not 0 < len(self.version) <= 16:
-            raise ValueError("a measure needs an id of at most 64 and a version of at most 16 characters")
-        if self.minimum_denominator < 1:
-            raise ValueError("the minimum denominator must be at least 1 (a rate needs a denominator)")
+        check_declaration(self.measure_id, self.version, self.minimum_denominator)
 
     def period(self, label: str) -> Period:
         return Period.parse(label)

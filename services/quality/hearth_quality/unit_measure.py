@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from .domain import Enrolment, MeasureScore, Period, Population, rate
+from .domain import Enrolment, MeasureScore, Period, Population, check_declaration, proportion_scores
 from .facts import ClaimLine
 
 
@@ -43,10 +43,7 @@ class UnitMeasure:
     period_kinds: tuple[str, ...] = ("month", "quarter")
 
     def __post_init__(self) -> None:
-        if not 0 < len(self.measure_id) <= 64 or not 0 < len(self.version) <= 16:
-            raise ValueError("a measure needs an id of at most 64 and a version of at most 16 characters")
-        if self.minimum_denominator < 1:
-            raise ValueError("the minimum denominator must be at least 1 (a rate needs a denominator)")
+        check_declaration(self.measure_id, self.version, self.minimum_denominator)
 
     def period(self, label: str) -> Period:
         return Period.parse(label)
@@ -71,24 +68,8 @@ def score_units(measure: UnitMeasure, population: Population, period: Period) ->
         denominators[unit.provider_org_id].add(unit.key)
         if unit.numerator:
             numerators[unit.provider_org_id].add(unit.key)
-    scores = []
-    for org in sorted(denominators):
-        n, d = len(numerators[org]), len(denominators[org])
-        reported = d >= measure.minimum_denominator
-        scores.append(
-            MeasureScore(
-                measure_id=measure.measure_id,
-                measure_version=measure.version,
-                provider_org_id=org,
-                period=period.label,
-                numerator=n,
-                denominator=d,
-                rate=rate(n, d) if reported else None,
-                reported=reported,
-                exclusions=len(excluded[org]),
-            )
-        )
-    return scores
+    exclusions = {org: len(keys) for org, keys in excluded.items()}
+    return proportion_scores(measure, period, denominators, numerators, exclusions)
 
 
 @dataclass(frozen=True)
