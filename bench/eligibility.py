@@ -8,9 +8,6 @@ same JSON shape (no database), and a raw COPY of the same spans into a scratch t
 validation alone is timed in this process on one part, to show where the 834 time goes."""
 
 import asyncio
-import re
-import subprocess
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -27,7 +24,7 @@ from hearth_devstack.tokens import bearer_headers
 from hearth_eligibility.x12.enrolment_file import ADD, MemberMaintenance, enrolment_file
 from hearth_eligibility.x12.validation import read_validated
 
-from .http_load import require_wrk, serve, wait_ok
+from .http_load import serve, wait_ok, wrk
 
 ON = "2026-11-15"
 START = date(2026, 11, 1)
@@ -58,33 +55,14 @@ request = function()
   return wrk.format("GET", string.format("/members/%s-%d/coverage?on=%s", PREFIX, math.random(0, COUNT - 1), ON))
 end
 """
-_LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
-_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
-_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 
 
 def wrk_get(url: str, prefix: str, count: int, *, seconds: int, connections: int) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f'PREFIX = "{prefix}"\nCOUNT = {count}\nON = "{ON}"\n' + _LUA)
-    out = subprocess.run(
-        [
-            *(require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"),
-            *("-H", f"Authorization: {bearer_headers(client='bench')['authorization']}"),
-            *("-s", script.name, url),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    Path(script.name).unlink()
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-    rate = _RATE.search(out)
-    non_2xx = _NON_2XX.search(out)
+    script = f'PREFIX = "{prefix}"\nCOUNT = {count}\nON = "{ON}"\n' + _LUA
+    token = bearer_headers(client="bench")["authorization"].removeprefix("Bearer ")
     return {
         "connections": connections,
-        "requests_per_s": round(float(rate.group(1))) if rate else 0,
-        **{f"p{p}_ms": round(float(v) * scale[u], 2) for p, v, u in _LATENCY.findall(out)},
-        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+        **wrk(url, script, seconds=seconds, connections=connections, token=token),
     }
 
 

@@ -19,7 +19,6 @@ _LUA = """
 counter = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-if TOKEN ~= "" then wrk.headers["Authorization"] = "Bearer " .. TOKEN end
 request = function()
   counter = counter + 1
   local body = string.format('{"member_id":"B-%s-%d","source":"aco","referrer_id":"aco-1",' ..
@@ -42,26 +41,35 @@ def require_wrk() -> str:
     return path
 
 
-def run_wrk(
-    url: str, path: str, *, seconds: int, connections: int, run_id: str, token: str = ""
-) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f'RUN = "{run_id}"\nPATH = "{path}"\nTOKEN = "{token}"\n' + _LUA)
+def wrk(url: str, script: str, *, seconds: int, connections: int, token: str = "") -> dict[str, Any]:
+    """Load `url` with `wrk` driven by the Lua `script` (one thread); the rate, latency
+    percentiles and non-2xx count it reports. `token` goes out as a bearer token."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    auth = ("-H", f"Authorization: Bearer {token}") if token else ()
     out = subprocess.run(
-        [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *auth, "-s", lua.name, url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    Path(script.name).unlink()
+    Path(lua.name).unlink()
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-    latency = {f"p{p}_ms": round(float(v) * scale[u], 2) for p, v, u in _LATENCY.findall(out)}
+    rate = _RATE.search(out)
     non_2xx = _NON_2XX.search(out)
     return {
-        "requests_per_s": round(float(_RATE.search(out).group(1))),
-        **latency,  # type: ignore[union-attr]
+        "requests_per_s": round(float(rate.group(1))) if rate else 0,
+        **{f"p{p}_ms": round(float(v) * scale[u], 2) for p, v, u in _LATENCY.findall(out)},
         "errors": int(non_2xx.group(1)) if non_2xx else 0,
     }
+
+
+def run_wrk(
+    url: str, path: str, *, seconds: int, connections: int, run_id: str, token: str = ""
+) -> dict[str, Any]:
+    """POST a new referral (a new member each time) to `path`."""
+    script = f'RUN = "{run_id}"\nPATH = "{path}"\n' + _LUA
+    return wrk(url, script, seconds=seconds, connections=connections, token=token)
 
 
 def serve(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
