@@ -88,46 +88,23 @@ class ContractRepository:
                     for tier, rate in c.pmpm.items()
                 ],
             )
-            targets = [
-                {
-                    "contract_id": c.contract_id,
-                    "version": c.version,
-                    "measure_id": t.measure_id,
-                    "target_rate": t.target_rate,
-                    "share": t.share,
-                }
-                for c in new
-                for t in c.terms.earn_back
-            ]
-            if targets:
-                await self.conn.execute(insert(contract_earn_back), targets)
-            incentives = [
-                {
-                    "contract_id": c.contract_id,
-                    "version": c.version,
-                    "measure_id": t.measure_id,
-                    "target_rate": t.target_rate,
-                    "amount": t.amount,
-                    "percent": t.percent,
-                }
-                for c in new
-                for t in c.terms.incentives
-            ]
-            if incentives:
-                await self.conn.execute(insert(contract_incentives), incentives)
-            dme = [
-                {
-                    "contract_id": c.contract_id,
-                    "version": c.version,
-                    "hcpcs_code": t.hcpcs_code,
-                    "handling": t.handling,
-                    "cap": t.cap,
-                }
-                for c in new
-                for t in c.terms.dme
-            ]
-            if dme:
-                await self.conn.execute(insert(contract_dme), dme)
+            # Each kind of term is a child table keyed by the contract version: one insert per kind.
+            for table, terms_of, fields in (
+                (contract_earn_back, lambda c: c.terms.earn_back, ("measure_id", "target_rate", "share")),
+                (
+                    contract_incentives,
+                    lambda c: c.terms.incentives,
+                    ("measure_id", "target_rate", "amount", "percent"),
+                ),
+                (contract_dme, lambda c: c.terms.dme, ("hcpcs_code", "handling", "cap")),
+            ):
+                rows = [
+                    {"contract_id": c.contract_id, "version": c.version, **{f: getattr(t, f) for f in fields}}
+                    for c in new
+                    for t in terms_of(c)
+                ]
+                if rows:
+                    await self.conn.execute(insert(table), rows)
         if moved:
             await self.conn.execute(
                 update(contracts)
