@@ -22,21 +22,11 @@ from hearth_billing.value_report import performance_report
 from hearth_schemas import MemberEnrolled, PerformanceScored
 
 from .stack import Stack
-from .test_billing_rules import Billing, billing_with_contracts, lines_of, total
+from .test_billing_rules import ANY_ORGANIZATION, Billing, billing_with_contracts, lines_of, total
 
-CONTRACTS = """
-tiers = ["moderate", "high"]
-
-[[contract]]
-contract_id = "any"
-version = 1
-effective_from = 2026-01-01
-provider_org_id = "*"
-line_of_business = "*"
-proration = "full_month"
-assessment_fee = "325.00"
-pmpm = { moderate = "400.00", high = "600.00" }
-
+CONTRACTS = (
+    ANY_ORGANIZATION
+    + """
 [[contract]]
 contract_id = "incentive"
 version = 1
@@ -68,6 +58,7 @@ pmpm = { moderate = "400.00", high = "600.00" }
 E0250 = { handling = "allowance" }
 E1390 = { handling = "pass_through", cap = "1500.00" }
 """
+)
 
 
 @pytest.fixture

@@ -86,7 +86,8 @@ def total(invoice: dict[str, Any]) -> str:
     return str(invoice["total_amount"])
 
 
-CONTRACTS = """
+# Every organization without a contract of its own: the base of each scenario's contract file.
+ANY_ORGANIZATION = """
 tiers = ["moderate", "high"]
 
 [[contract]]
@@ -98,7 +99,11 @@ line_of_business = "*"
 proration = "full_month"
 assessment_fee = "325.00"
 pmpm = { moderate = "400.00", high = "600.00" }
+"""
 
+CONTRACTS = (
+    ANY_ORGANIZATION
+    + """
 [[contract]]
 contract_id = "attributed"
 version = 1
@@ -148,6 +153,7 @@ pmpm = { moderate = "400.00", high = "600.00" }
 "0.80" = "1.00"
 "0.60" = "0.50"
 """
+)
 
 
 @pytest.fixture
