@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 MEMBERS := shared/schemas shared/platform shared/devstack shared/dashboard services/referral services/eligibility services/billing services/quality
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
 
-.PHONY: install up down status test browser deploy-tools demo bench lock schemas lint
+.PHONY: install up down status test browser deploy-tools demo bench lock schemas lint faults
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ status: install
 
 test: install browser deploy-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fault suite at full size (tests/integration/faults): more load, the broker away for 30 s.
+# `make test` runs the same tests bounded (HEARTH_FAULTS=bounded: small load, 5 s outages).
+faults: install
+	HEARTH_FAULTS=full $(BIN)/python -m pytest tests/integration/faults -s -q --durations=0 $(PYTEST_ARGS)
 
 # Headless Chromium and its driver (Debian packages) for the dashboard's browser test.
 browser:

@@ -52,7 +52,7 @@ class Infra:
 def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
     mode = os.environ.get("HEARTH_TEST_INFRA", "embedded")
     if mode == "embedded":
-        yield from _embedded(find_root(request.config.rootpath))
+        yield from embedded_infra(find_root(request.config.rootpath))
     elif mode == "external":
         external = _external()
         run_blocking(create_topics(external.kafka_bootstrap))
@@ -65,7 +65,7 @@ def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
         )
 
 
-def _embedded(root: Path) -> Iterator[Infra]:
+def embedded_infra(root: Path) -> Iterator[Infra]:
     test_root = Layout(root).home / "test"
     _remove_stale(test_root)
     run_dir = test_root / uuid.uuid4().hex[:12]
