@@ -7,8 +7,9 @@ the plan-wide contract). Its enrolment spans are seeded set-based (INSERT ... SE
 generate_series), as if the enrolment events had arrived, then `POST /months/{m}/close` is timed
 through the real service, first and repeated. The baseline, on the same rows in the same run: one
 SQL statement that prices each member-month at its tier's rate and sums per organization; beside
-it, for where the time goes, the raw write of those priced rows into a bare table (the close
-writes a million traceable invoice lines with their indexes, which no aggregate does)."""
+it, for where the time goes, the raw write of those priced rows into a bare temporary table (no
+WAL, no index) and into a bare ordinary table (WAL, no index; rolled back): the close writes a
+million durable, traceable invoice lines with their primary key, which no aggregate does."""
 
 import asyncio
 import tempfile
@@ -125,6 +126,17 @@ WHERE s.start_date <= DATE '{LAST}' AND (s.end_date IS NULL OR s.end_date >= DAT
 """
 
 
+# The same rows written durably: an ordinary table pays the WAL the close's lines pay.
+_RAW_DURABLE_WRITE = f"""
+INSERT INTO billing.bench_raw_lines
+SELECT s.provider_org_id, s.member_id, s.tier, s.end_date AS service_date, r.pmpm AS amount,
+       s.source_event_ids
+FROM billing.enrolment_spans s
+JOIN billing.contract_rates r ON r.contract_id = 'bench-any' AND r.version = 1 AND r.tier = s.tier
+WHERE s.start_date <= DATE '{LAST}' AND (s.end_date IS NULL OR s.end_date >= DATE '{FIRST}')
+"""
+
+
 def _dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://")
 
@@ -140,8 +152,9 @@ async def _seed(database_url: str, members: int) -> str:
     return prefix
 
 
-async def _raw_baselines(database_url: str) -> tuple[float, int, float]:
-    """The raw aggregate (seconds, member-months) and the raw write of the same rows (seconds)."""
+async def _raw_baselines(database_url: str) -> tuple[float, int, float, float]:
+    """The raw aggregate (seconds, member-months), and the raw writes of the same rows to a
+    temporary and to an ordinary table (seconds)."""
     conn = await asyncpg.connect(_dsn(database_url))
     try:
         await conn.fetch(_RAW_AGGREGATE)  # warm the same pages the close reads
@@ -151,7 +164,16 @@ async def _raw_baselines(database_url: str) -> tuple[float, int, float]:
         started = time.perf_counter()
         await conn.execute(_RAW_WRITE)
         write = time.perf_counter() - started
-        return aggregate, sum(r["member_months"] for r in rows), write
+        durable = conn.transaction()
+        await durable.start()
+        try:
+            await conn.execute("CREATE TABLE billing.bench_raw_lines (LIKE raw_lines)")
+            started = time.perf_counter()
+            await conn.execute(_RAW_DURABLE_WRITE)
+            durable_write = time.perf_counter() - started
+        finally:
+            await durable.rollback()
+        return aggregate, sum(r["member_months"] for r in rows), write, durable_write
     finally:
         await conn.close()
 
@@ -178,7 +200,7 @@ def month_close(env: dict[str, str], log_dir: Path, *, members: int) -> dict[str
         started = time.perf_counter()
         asyncio.run(_seed(env["HEARTH_DATABASE_URL"], members))
         seed_seconds = time.perf_counter() - started
-        raw_seconds, raw_member_months, write_seconds = asyncio.run(
+        raw_seconds, raw_member_months, write_seconds, durable_write_seconds = asyncio.run(
             _raw_baselines(env["HEARTH_DATABASE_URL"])
         )
         with httpx.Client(timeout=600, headers=bearer_headers(client="bench")) as client:
@@ -210,6 +232,8 @@ def month_close(env: dict[str, str], log_dir: Path, *, members: int) -> dict[str
         "ratio_to_raw": round(first_seconds / raw_seconds, 2),
         "raw_write_seconds": round(write_seconds, 2),
         "ratio_to_raw_write": round(first_seconds / write_seconds, 2),
+        "raw_durable_write_seconds": round(durable_write_seconds, 2),
+        "ratio_to_raw_durable_write": round(first_seconds / durable_write_seconds, 2),
     }
 
 
@@ -224,7 +248,8 @@ def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
             f"({result['invoices']} invoices, POST /months/{{m}}/close)",
             f"{result['close_seconds']} s (ratio {result['ratio_to_raw']})",
             f"raw SQL aggregate {result['raw_aggregate_seconds']} s "
-            f"(raw write of the same rows, no index: {result['raw_write_seconds']} s)",
+            f"(raw write of the same rows, no index: {result['raw_write_seconds']} s to a temporary "
+            f"table, {result['raw_durable_write_seconds']} s to an ordinary one)",
             "<= 20 s and <= 3x raw",
         ),
         ("repeat close of the same month", f"{result['repeat_close_seconds']} s", "-", "<= 2 s"),

@@ -16,10 +16,12 @@ import pyx12.x12n_document
 from fhir.resources.R4B.measurereport import MeasureReport
 
 from hearth_billing import handlers
+from hearth_billing.api import InvoiceOut
 from hearth_billing.exports import read_exports
+from hearth_billing.periods import Month
 from hearth_billing.remittance_x12 import remittance_820
 from hearth_billing.value_report import performance_report
-from hearth_schemas import MemberEnrolled, PerformanceScored
+from hearth_schemas import MemberDisenrolled, MemberEnrolled, PerformanceScored
 
 from .stack import Stack
 from .test_billing_rules import ANY_ORGANIZATION, Billing, billing_with_contracts, lines_of, total
@@ -244,6 +246,69 @@ async def test_dme_requests_are_decided_by_the_contract_and_pass_throughs_billed
     ]
     assert november["lines"][0]["detail"]["dme_request_id"] == late["request_id"]
     assert await billing.invoice("2026-10", "org-dme") == october
+
+
+async def test_dme_after_a_retroactive_disenrolment_is_reversed_on_the_next_open_invoice(billing: Billing):
+    await billing.deliver(enrolled("D2", "org-dme", "moderate", date(2026, 10, 1)))
+
+    async def request(day: date, amount: str) -> dict[str, Any]:
+        return await handlers.request_dme(billing.db, "D2", "E1390", day, Decimal(amount))
+
+    kept = await request(date(2026, 10, 5), "300.00")
+    capped = await request(date(2026, 10, 12), "1800.00")
+    await billing.close("2026-10")
+    november_dme = await request(date(2026, 11, 5), "600.00")
+    await billing.close("2026-11")
+    october = await billing.invoice("2026-10", "org-dme")
+    november = await billing.invoice("2026-11", "org-dme")
+    assert (total(october), total(november)) == ("2200.00", "1000.00")  # 400 + 300 + 1500; 400 + 600
+
+    # after both closes: the member left on 2026-10-10 (enrolled 1-9 October)
+    [left] = await billing.deliver(
+        MemberDisenrolled(
+            enrollment_id="E-D2",
+            member_id="D2",
+            provider_org_id="org-dme",
+            reason="death",
+            effective_date=date(2026, 10, 10),
+        )
+    )
+    await billing.close("2026-12")
+    december = await billing.invoice("2026-12", "org-dme")
+    keys = ("member_id", "kind", "adjusted_month", "service_date", "amount", "reason")
+    # October's PMPM stands (enrolled on days of October); November's PMPM and both DME items
+    # dated on or after the 10th are reversed; the DME of 5 October stands
+    assert lines_of(december, *keys) == [
+        ("D2", "adjustment", "2026-11", "2026-11-30", "-400.00", "retro_disenrolment"),
+        ("D2", "dme_adjustment", "2026-10", "2026-10-12", "-1500.00", "retro_disenrolment"),
+        ("D2", "dme_adjustment", "2026-11", "2026-11-05", "-600.00", "retro_disenrolment"),
+    ]
+    assert total(december) == "-2500.00"
+    reversed_requests = {
+        line["detail"]["dme_request_id"] for line in december["lines"] if line["kind"] == "dme_adjustment"
+    }
+    assert reversed_requests == {capped["request_id"], november_dme["request_id"]}
+    assert kept["request_id"] not in reversed_requests
+    assert {tuple(line["source_event_ids"]) for line in december["lines"]} == {(left.id,)}
+    assert outputs_are_valid(december) == {
+        "adjustment": Decimal("-400.00"),
+        "dme_adjustment": Decimal("-2100.00"),
+    }
+    posted = sorted(
+        (p["adjusted_month"], p["posted_month"], p["amount"], p["reason"], tuple(p["cause_event_ids"]))
+        for p in await billing.outbox("hearth.billing.AdjustmentPosted.v1")
+    )
+    assert posted == [
+        ("2026-10", "2026-12", "-1500.00", "retro_disenrolment", (left.id,)),
+        ("2026-11", "2026-12", "-1000.00", "retro_disenrolment", (left.id,)),
+    ]
+    assert await billing.invoice("2026-10", "org-dme") == october, "a closed invoice is never rewritten"
+    assert await billing.invoice("2026-11", "org-dme") == november
+    # the invoice as GET /invoices/{id} answers it
+    assert InvoiceOut.model_validate(december).total_amount == Decimal("-2500.00")
+
+    await billing.close("2027-01")
+    assert await handlers.invoices_view(billing.db, Month.parse("2027-01"), "org-dme") == [], "reversed once"
 
 
 async def test_dme_routes_refuse_bad_input_and_answer_refusals_with_their_reason(

@@ -41,7 +41,9 @@ class InvoiceLineOut(BaseModel):
     member_id: str | None = Field(
         description="Null on lines of the whole invoice (withhold, earn-back, incentive)."
     )
-    kind: Literal["pmpm", "assessment_fee", "dme", "adjustment", "withhold", "earn_back", "incentive"]
+    kind: Literal[
+        "pmpm", "assessment_fee", "dme", "adjustment", "dme_adjustment", "withhold", "earn_back", "incentive"
+    ]
     tier: str | None
     service_date: date
     quantity: Quantity
@@ -52,7 +54,9 @@ class InvoiceLineOut(BaseModel):
     source_event_ids: list[str]
     adjusted_month: str | None = Field(default=None, description="The closed month an adjustment corrects.")
     reason: str | None = Field(
-        default=None, description="Why an adjustment, withhold or earn-back was posted."
+        default=None,
+        description="Why an adjustment, withhold or earn-back was posted, or why an assessment "
+        "accrued 0.00 (inside the contract's fee window).",
     )
     detail: dict[str, Any] | None = Field(
         default=None,
@@ -93,6 +97,9 @@ class FeeOut(BaseModel):
     contract_id: str
     contract_version: int
     invoice_id: str | None
+    reason: str | None = Field(
+        default=None, description="Why the fee is 0.00: already paid for the member inside the window."
+    )
     source_event_ids: list[str]
 
 

@@ -1,8 +1,9 @@
 """The month close: member-months and fees become one invoice per provider organization.
 
 The rules, written here in plain Python, are the specification; the close itself runs them as
-set-based SQL in `repository.CloseRepository` (a million member-months do not pass through
-Python), and the integration tests check that both agree.
+set-based SQL in `close_repository.CloseRepository` (a million member-months do not pass through
+Python: one INSERT ... SELECT prices and writes every PMPM line, pricing_sql.py), and the
+integration tests check that both agree.
 
 Full-month rule: a member enrolled on any day of the month is paid one whole month, once, to the
 organization and at the tier in force on the member's last enrolled day of that month (so a tier
@@ -13,7 +14,8 @@ member ended the month with). That day also selects the contract. The other pror
 
 Fees: every assessment fee accrued up to the end of the month and not yet invoiced. A fee that
 arrives after its month was closed is billed in the next close, never by rewriting a closed
-invoice.
+invoice. An assessment inside the contract's fee window of one already paid for the member is
+billed at 0.00 with the reason (ledger.py).
 
 Amounts: each line is quantity x unit amount rounded half-up to cents; an invoice total is the sum
 of its rounded lines.

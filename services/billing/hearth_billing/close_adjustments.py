@@ -12,6 +12,12 @@
   priced once per closed month since the earliest late change, and the lines invoiced since that
   month are read to find what was billed (no index on invoice_lines.member_id, which would slow
   every million-line close to speed a rarer, smaller read).
+- DME reversals. A pass-through DME line billed on a closed invoice for a day the member, after a
+  late change (a retroactive disenrolment), is no longer enrolled with that organization is
+  reversed once, in full, by a `dme_adjustment` line of the next close: the closed month it
+  adjusts, the late change's reasons and events, and the DME request in its detail. It is posted in
+  `AdjustmentPosted` with the member's PMPM adjustments of that month, and, like the DME line it
+  reverses, it is not withheld.
 - Withholds. Per invoice and contract version with a `withhold_percent`, one negative line:
   the percentage of the invoice's PMPM and adjustment lines of that contract, rounded half-up to
   cents (an adjustment that reverses PMPM also reverses its withhold).
@@ -35,6 +41,7 @@ from .tables import metadata
 
 S = metadata.schema
 ADJUSTMENT = "adjustment"
+DME_ADJUSTMENT = "dme_adjustment"
 WITHHOLD = "withhold"
 EARN_BACK = "earn_back"
 
@@ -72,7 +79,7 @@ WITH expected AS (
            sum(l.amount) AS amount, max(l.contract_id) AS contract_id,
            max(l.contract_version) AS contract_version
     FROM "{S}".invoices i
-    JOIN "{S}".invoice_lines l ON l.invoice_id = i.invoice_id
+    JOIN "{S}".invoice_lines l ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id
     WHERE i.month >= (SELECT min(from_month) FROM close_late_changes)
       AND l.kind IN ('pmpm', '{ADJUSTMENT}')
       AND l.member_id IN (SELECT member_id FROM {LATE_MEMBERS})
@@ -97,19 +104,47 @@ JOIN LATERAL (
 ) AS c ON c.event_ids IS NOT NULL
 WHERE d.diff IS DISTINCT FROM 0
 """)
+_DME_REVERSALS = text(f"""
+INSERT INTO close_lines
+    (provider_org_id, member_id, kind, tier, service_date, quantity, unit_amount, amount,
+     contract_id, contract_version, source_event_ids, adjusted_month, reason, detail, counts_member_month)
+SELECT i.provider_org_id, l.member_id, '{DME_ADJUSTMENT}', NULL, l.service_date, 1, -l.amount, -l.amount,
+       l.contract_id, l.contract_version, c.event_ids, i.month, c.reasons, l.detail, false
+FROM "{S}".invoices i
+JOIN "{S}".invoice_lines l ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id AND l.kind = 'dme'
+JOIN LATERAL (
+    SELECT array_agg(DISTINCT lc.event_id ORDER BY lc.event_id) AS event_ids,
+           string_agg(DISTINCT lc.reason, '+' ORDER BY lc.reason) AS reasons
+    FROM close_late_changes lc
+    WHERE lc.member_id = l.member_id AND lc.from_month <= to_char(l.service_date, 'YYYY-MM')
+) AS c ON c.event_ids IS NOT NULL
+WHERE i.month >= (SELECT min(from_month) FROM close_late_changes)
+  AND l.member_id IN (SELECT member_id FROM {LATE_MEMBERS})
+  AND NOT EXISTS (SELECT 1 FROM "{S}".enrolment_spans s
+                  WHERE s.member_id = l.member_id AND s.provider_org_id = i.provider_org_id
+                    AND s.start_date <= l.service_date
+                    AND (s.end_date IS NULL OR s.end_date >= l.service_date))
+  AND NOT EXISTS (SELECT 1 FROM "{S}".invoices ri
+                  JOIN "{S}".invoice_lines r ON r.line_id BETWEEN ri.first_line_id AND ri.last_line_id AND r.invoice_id = ri.invoice_id
+                  WHERE ri.month > i.month AND r.kind = '{DME_ADJUSTMENT}' AND r.member_id = l.member_id
+                    AND r.detail ->> 'dme_request_id' = l.detail ->> 'dme_request_id')
+""")
 _WITHHOLDS = text(f"""
 INSERT INTO close_lines
     (provider_org_id, member_id, kind, tier, service_date, quantity, unit_amount, amount,
      contract_id, contract_version, source_event_ids, reason, detail, counts_member_month)
-SELECT l.provider_org_id, NULL, '{WITHHOLD}', NULL, CAST(:last AS date), c.withhold_percent / 100,
-       -sum(l.amount), round(-sum(l.amount) * c.withhold_percent / 100, 2),
-       l.contract_id, l.contract_version, ARRAY[]::text[], 'quality_withhold',
-       jsonb_build_object('withhold_percent', c.withhold_percent::text, 'base', sum(l.amount)::text),
+SELECT b.provider_org_id, NULL, '{WITHHOLD}', NULL, CAST(:last AS date), c.withhold_percent / 100,
+       -sum(b.amount), round(-sum(b.amount) * c.withhold_percent / 100, 2),
+       b.contract_id, b.contract_version, ARRAY[]::text[], 'quality_withhold',
+       jsonb_build_object('withhold_percent', c.withhold_percent::text, 'base', sum(b.amount)::text),
        false
-FROM close_lines l
-JOIN "{S}".contracts c ON c.contract_id = l.contract_id AND c.version = l.contract_version
-WHERE l.kind IN ('pmpm', '{ADJUSTMENT}') AND c.withhold_percent > 0
-GROUP BY l.provider_org_id, l.contract_id, l.contract_version, c.withhold_percent
+FROM (SELECT provider_org_id, contract_id, contract_version, amount FROM close_pmpm_totals WHERE lines > 0
+      UNION ALL
+      SELECT provider_org_id, contract_id, contract_version, amount FROM close_lines
+      WHERE kind = '{ADJUSTMENT}') AS b
+JOIN "{S}".contracts c ON c.contract_id = b.contract_id AND c.version = b.contract_version
+WHERE c.withhold_percent > 0
+GROUP BY b.provider_org_id, b.contract_id, b.contract_version, c.withhold_percent
 """)
 _SCORES = text(f"""
 CREATE TEMPORARY TABLE close_scores ON COMMIT DROP AS
@@ -132,7 +167,7 @@ FROM close_scores sc
 JOIN LATERAL (
     SELECT l.contract_id, l.contract_version, -sum(l.amount) AS withheld
     FROM "{S}".invoices i
-    JOIN "{S}".invoice_lines l ON l.invoice_id = i.invoice_id AND l.kind = '{WITHHOLD}'
+    JOIN "{S}".invoice_lines l ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id AND l.kind = '{WITHHOLD}'
     WHERE i.provider_org_id = sc.provider_org_id AND i.month BETWEEN sc.first_month AND sc.last_month
     GROUP BY l.contract_id, l.contract_version
 ) AS w ON EXISTS (SELECT 1 FROM "{S}".contract_earn_back e
@@ -158,12 +193,12 @@ _ADJUSTMENTS_POSTED = text(f"""
 SELECT a.member_id, a.provider_org_id, a.adjusted_month, a.amount, a.reason, e.event_ids
 FROM (SELECT member_id, provider_org_id, adjusted_month, sum(amount) AS amount,
              string_agg(DISTINCT reason, '+') AS reason
-      FROM close_lines WHERE kind = '{ADJUSTMENT}'
+      FROM close_lines WHERE kind IN ('{ADJUSTMENT}', '{DME_ADJUSTMENT}')
       GROUP BY member_id, provider_org_id, adjusted_month) AS a
 CROSS JOIN LATERAL (
     SELECT array_agg(DISTINCT event_id ORDER BY event_id) AS event_ids
     FROM close_lines l, unnest(l.source_event_ids) AS event_id
-    WHERE l.kind = '{ADJUSTMENT}' AND l.member_id = a.member_id
+    WHERE l.kind IN ('{ADJUSTMENT}', '{DME_ADJUSTMENT}') AND l.member_id = a.member_id
       AND l.provider_org_id = a.provider_org_id AND l.adjusted_month = a.adjusted_month
 ) AS e
 ORDER BY a.member_id, a.adjusted_month, a.provider_org_id
@@ -205,6 +240,7 @@ class CloseAdjustments:
             await self.conn.execute(_ADD_EXPECTED, {"adjusted": adjusted})
         if closed:
             await self.conn.execute(_ADJUSTMENT_LINES)
+            await self.conn.execute(_DME_REVERSALS)
 
     async def add_withholds(self, month: Month) -> None:
         await self.conn.execute(_WITHHOLDS, {"last": month.last_day})

@@ -42,7 +42,7 @@ JOIN LATERAL (
     SELECT v.contract_id, v.contract_version
     FROM (SELECT DISTINCT i.month, l.contract_id, l.contract_version
           FROM "{S}".invoices i
-          JOIN "{S}".invoice_lines l ON l.invoice_id = i.invoice_id AND l.kind = 'pmpm'
+          JOIN "{S}".invoice_lines l ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id AND l.kind = 'pmpm'
           WHERE i.provider_org_id = sc.provider_org_id
             AND i.month BETWEEN sc.first_month AND sc.last_month) AS v
     WHERE EXISTS (SELECT 1 FROM "{S}".contract_incentives e
@@ -54,7 +54,7 @@ JOIN LATERAL (
 CROSS JOIN LATERAL (
     SELECT COALESCE(sum(l.amount), 0) AS paid
     FROM "{S}".invoices i
-    JOIN "{S}".invoice_lines l ON l.invoice_id = i.invoice_id AND l.kind = 'pmpm'
+    JOIN "{S}".invoice_lines l ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id AND l.kind = 'pmpm'
     WHERE i.provider_org_id = sc.provider_org_id AND i.month BETWEEN sc.first_month AND sc.last_month
 ) AS b
 LEFT JOIN LATERAL (

@@ -4,11 +4,15 @@ The rules it implements are written in plain Python in `close.py`; the integrati
 that both agree.
 """
 
+import uuid
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hearth_platform.db import json_rows
 
 from .close import ASSESSMENT_FEE, ClosedMonth, IssuedInvoice
 from .close_adjustments import CloseAdjustments
@@ -16,12 +20,12 @@ from .close_incentives import add_incentives
 from .dme_repository import add_dme_lines, mark_dme_invoiced
 from .late_changes import CLOSE_LOCK
 from .periods import Month
-from .pricing_sql import price_month
+from .pricing_sql import LINE_COLUMNS, month_organizations, unpriced_examples, write_month
 from .repository import advisory_lock
 from .tables import invoices, metadata, months
 
 S = metadata.schema
-# Sorting and hashing a million member-months in memory rather than on disk.
+# A million priced member-months held once in memory (to be written and summed) rather than on disk.
 CLOSE_WORK_MEM = "256MB"
 
 # Months before the one being closed that have ledger activity (a span overlapping them or a fee
@@ -44,31 +48,33 @@ WHERE to_char(m, 'YYYY-MM') NOT IN (SELECT month FROM "{S}".months)
 ORDER BY m
 """)
 
-# The close builds its lines in one temporary table (dropped at commit): the month's PMPM lines by
-# the proration rules (pricing_sql.py), then every fee accrued up to the month's end and not
-# invoiced yet; adjustments, withholds and earn-backs are added by close_adjustments.py,
-# incentives by close_incentives.py and pass-through DME by dme_repository.py.
+# The close writes the month's PMPM lines straight to the invoices (pricing_sql.py) and gathers the
+# few other lines in a temporary table (dropped at commit): every fee accrued up to the month's end
+# and not invoiced yet; adjustments, withholds and earn-backs (close_adjustments.py), incentives
+# (close_incentives.py) and pass-through DME (dme_repository.py).
 CLOSE_LINES = "close_lines"
+_CREATE_LINES = text(f"CREATE TEMPORARY TABLE {CLOSE_LINES} ({LINE_COLUMNS}) ON COMMIT DROP")
 _FEES = text(f"""
 INSERT INTO {CLOSE_LINES}
 SELECT f.provider_org_id, f.member_id, '{ASSESSMENT_FEE}', NULL, f.service_date,
        CAST(1 AS numeric(12, 6)), f.amount, round(1 * f.amount, 2),
-       f.contract_id, f.contract_version, f.source_event_ids, f.assessment_id, NULL, NULL, NULL, false
+       f.contract_id, f.contract_version, f.source_event_ids, f.assessment_id, NULL, f.reason, NULL, false
 FROM "{S}".assessment_fees f
 WHERE f.invoice_id IS NULL AND f.service_date <= CAST(:last AS date)
 """)
 
-_UNPRICED = text("""
-SELECT member_id, provider_org_id, tier, service_date, count(*) OVER () AS total
-FROM close_lines WHERE unit_amount IS NULL OR amount IS NULL
-ORDER BY member_id LIMIT 5
-""")
+_UNPRICED = text("SELECT COALESCE(sum(unpriced), 0) AS unpriced FROM close_pmpm_totals")
 
-_ORG_TOTALS = text("""
-SELECT provider_org_id, sum(amount) AS total_amount, count(*) AS line_count,
-       count(*) FILTER (WHERE counts_member_month) AS member_months
-FROM close_lines GROUP BY provider_org_id ORDER BY provider_org_id
+# Per organization: the PMPM sums of the month and the other lines.
+_ORG_TOTALS = text(f"""
+SELECT provider_org_id, sum(amount) AS total_amount, sum(lines) AS line_count,
+       sum(member_months) AS member_months
+FROM (SELECT provider_org_id, amount, lines, member_months FROM close_pmpm_totals WHERE lines > 0
+      UNION ALL
+      SELECT provider_org_id, sum(amount), count(*), 0 FROM {CLOSE_LINES} GROUP BY provider_org_id) AS t
+GROUP BY provider_org_id ORDER BY provider_org_id
 """)
+_LINE_ORGANIZATIONS = text(f"SELECT DISTINCT provider_org_id FROM {CLOSE_LINES}")
 
 _WRITE_LINES = text(f"""
 INSERT INTO "{S}".invoice_lines
@@ -77,9 +83,12 @@ INSERT INTO "{S}".invoice_lines
 SELECT i.invoice_id, l.member_id, l.kind, l.tier, l.service_date, l.quantity, l.unit_amount,
        l.amount, l.contract_id, l.contract_version, l.source_event_ids, l.adjusted_month,
        l.reason, l.detail
-FROM close_lines l
-JOIN "{S}".invoices i ON i.month = :month AND i.provider_org_id = l.provider_org_id
+FROM {CLOSE_LINES} l
+JOIN jsonb_to_recordset(CAST(:ids AS jsonb)) AS i(org text, invoice_id text) ON i.org = l.provider_org_id
 """)
+# A line id taken before the close writes its lines and one after: the close holds the close lock
+# and only closes write lines, so every line of its invoices lies between the two.
+_LINE_ID = text(f"SELECT nextval(pg_get_serial_sequence('{S}.invoice_lines', 'line_id'))")
 
 _MARK_FEES_INVOICED = text(f"""
 UPDATE "{S}".assessment_fees f SET invoice_id = i.invoice_id
@@ -91,7 +100,7 @@ WHERE l.assessment_id IS NOT NULL AND f.assessment_id = l.assessment_id
 
 class CloseRepository:
     """The month close in SQL. Call in one transaction: `lock`, `closed`, `earlier_open_months`,
-    `build_lines`, `unpriced`, `org_totals`, `issue`."""
+    `build_lines`, `invoice_ids`, `write_pmpm`, `unpriced`, `add_withholds`, `org_totals`, `issue`."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -121,33 +130,51 @@ class CloseRepository:
         return [r.month for r in rows]
 
     async def build_lines(self, month: Month) -> None:
-        """The month's PMPM lines and fees, then adjustments for late changes to closed months,
-        then the withholds of the invoices (on PMPM and adjustments), earn-backs and incentives,
-        then the approved pass-through DME not billed yet."""
+        """The month's fees, adjustments for late changes to closed months, earn-backs, incentives
+        and the approved pass-through DME not billed yet (all but PMPM lines and withholds)."""
         await self.conn.execute(text(f"SET LOCAL work_mem = '{CLOSE_WORK_MEM}'"))
-        # The price list is a few dozen rows the planner cannot count inside a CTE; a merge join
-        # would sort the million segments to meet it, where a hash of the prices reads them once.
+        # The price list is a few hundred rows; a merge join would sort the million segments to
+        # meet it, where a hash of the prices reads them once.
         await self.conn.execute(text("SET LOCAL enable_mergejoin = off"))
-        await price_month(self.conn, month, CLOSE_LINES, late_members_only=False)
+        await self.conn.execute(_CREATE_LINES)
         await self.conn.execute(_FEES, {"last": month.last_day})
         adjustments = CloseAdjustments(self.conn)
         await adjustments.add_late_change_adjustments(month)
-        await adjustments.add_withholds(month)
         await adjustments.add_earn_backs(month)
         await add_incentives(self.conn, month)
         await add_dme_lines(self.conn, month)
 
-    async def unpriced(self) -> tuple[int, list[tuple[str, str, str, date]]]:
-        rows = (await self.conn.execute(_UNPRICED)).all()
-        count = rows[0].total if rows else 0
-        return count, [(r.member_id, r.provider_org_id, r.tier, r.service_date) for r in rows]
+    async def invoice_ids(self, month: Month, recorded: Mapping[str, str]) -> dict[str, str]:
+        """An invoice id for every organization that may be invoiced (a span in the month, or
+        another line): the recorded one where a rebuild repeats a close, else a new uuid."""
+        organizations = set(await month_organizations(self.conn, month))
+        organizations |= {r.provider_org_id for r in await self.conn.execute(_LINE_ORGANIZATIONS)}
+        return {org: recorded.get(org) or str(uuid.uuid4()) for org in sorted(organizations)}
+
+    async def write_pmpm(self, month: Month, invoice_ids: Mapping[str, str]) -> None:
+        """The month's PMPM lines, written to their invoices; then the withholds on them and on
+        the adjustments."""
+        await write_month(self.conn, month, invoice_ids)
+
+    async def unpriced(self, month: Month) -> tuple[int, list[tuple[str, str, str, date]]]:
+        count = int((await self.conn.execute(_UNPRICED)).scalar_one())
+        return count, (await unpriced_examples(self.conn, month) if count else [])
+
+    async def add_withholds(self, month: Month) -> None:
+        await CloseAdjustments(self.conn).add_withholds(month)
 
     async def org_totals(self) -> list[tuple[str, Decimal, int, int]]:
         rows = await self.conn.execute(_ORG_TOTALS)
-        return [(r.provider_org_id, r.total_amount, r.line_count, r.member_months) for r in rows]
+        return [(r.provider_org_id, r.total_amount, int(r.line_count), int(r.member_months)) for r in rows]
 
-    async def issue(self, closed: ClosedMonth) -> None:
-        """Write the month, its invoices and their lines, and mark the billed fees invoiced."""
+    async def first_line_id(self) -> int:
+        """Take a line id before any line of the close is written (the range's lower bound)."""
+        return int((await self.conn.execute(_LINE_ID)).scalar_one())
+
+    async def issue(self, closed: ClosedMonth, first_line_id: int) -> None:
+        """Write the month, the other lines of its invoices (the PMPM lines are written) and the
+        invoices with the range of their line ids, and mark the billed fees, late changes, scores
+        and DME invoiced."""
         await self.conn.execute(
             insert(months).values(
                 month=closed.month,
@@ -159,6 +186,9 @@ class CloseRepository:
         )
         if not closed.invoices:
             return
+        ids = [{"org": i.provider_org_id, "invoice_id": i.invoice_id} for i in closed.invoices]
+        await self.conn.execute(_WRITE_LINES, {"ids": json_rows(ids)})
+        last_line_id = int((await self.conn.execute(_LINE_ID)).scalar_one())
         await self.conn.execute(
             insert(invoices),
             [
@@ -169,11 +199,12 @@ class CloseRepository:
                     "total_amount": i.total_amount,
                     "line_count": i.line_count,
                     "issued_at": closed.closed_at,
+                    "first_line_id": first_line_id,
+                    "last_line_id": last_line_id,
                 }
                 for i in closed.invoices
             ],
         )
-        await self.conn.execute(_WRITE_LINES, {"month": closed.month})
         await self.conn.execute(_MARK_FEES_INVOICED, {"month": closed.month})
         await CloseAdjustments(self.conn).mark_applied(closed.month)
         await mark_dme_invoiced(self.conn, closed.month)

@@ -20,6 +20,11 @@ Quality terms (any rule):
   `[contract.incentive.surrogate_identified]` `"0.90" = { amount = "500.00" }`; the highest target
   met wins, paid on the first close after the period (close_incentives.py).
 
+Assessment fee (any rule): `assessment_fee_window_days` (1-3660): the fee is paid at most once per
+member in that many days, whatever the organization: an assessment fewer than that many days from
+an assessment already paid for the member (before or after it) accrues 0.00 with the reason
+(ledger.py). Without it, every completed assessment is paid.
+
 DME (any rule): `dme`, per HCPCS code, `{ handling = "allowance" }` (inside the PMPM: approved,
 never billed apart) or `{ handling = "pass_through", cap = "1500.00" }` (billed as a DME line up
 to the cap); a code the contract does not list is refused (dme.py).
@@ -46,12 +51,15 @@ TERM_FIELDS = (
     "partial_pmpm",
     "short_later_month",
     "withhold_percent",
+    "assessment_fee_window_days",
     "earn_back",
     "incentive",
     "dme",
 )
 DME_HANDLING = ("allowance", "pass_through")
 HCPCS_PATTERN = r"^[A-Z][0-9]{4}$"
+# Ten years: a window longer than any contract's life is a typo, not a rule.
+MAX_FEE_WINDOW_DAYS = 3660
 
 Problem = Callable[[str, str], None]
 
@@ -99,6 +107,7 @@ class ContractTerms:
     partial_pmpm: Mapping[str, Decimal] | None = None
     short_later_month: str | None = None
     withhold_percent: Decimal = Decimal("0")
+    assessment_fee_window_days: int | None = None
     earn_back: tuple[EarnBackTarget, ...] = ()
     incentives: tuple[IncentiveTarget, ...] = ()
     dme: tuple[DmeTerm, ...] = ()
@@ -121,6 +130,7 @@ def parse_terms(
         partial_pmpm=_partial_rates(entry, tiers, problem) if "partial_pmpm" in wanted else None,
         short_later_month=_short_later_month(entry, problem) if "short_later_month" in wanted else None,
         withhold_percent=_percent(entry, problem),
+        assessment_fee_window_days=_fee_window(entry, problem),
         earn_back=_earn_back(entry, problem),
         incentives=_incentives(entry, problem),
         dme=_dme(entry, problem),
@@ -133,6 +143,18 @@ def _day(entry: Mapping[str, Any], key: str, problem: Problem) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 31:
         problem(key, "must be a whole number of days from 1 to 31")
+        return None
+    return value
+
+
+def _fee_window(entry: Mapping[str, Any], problem: Problem) -> int | None:
+    value = entry.get("assessment_fee_window_days")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_FEE_WINDOW_DAYS:
+        problem(
+            "assessment_fee_window_days", f"must be a whole number of days from 1 to {MAX_FEE_WINDOW_DAYS}"
+        )
         return None
     return value
 
@@ -296,6 +318,8 @@ def terms_fingerprint(terms: ContractTerms) -> dict[str, Any]:
         content["short_later_month"] = terms.short_later_month
     if terms.withhold_percent:
         content["withhold_percent"] = str(terms.withhold_percent)
+    if terms.assessment_fee_window_days is not None:
+        content["assessment_fee_window_days"] = terms.assessment_fee_window_days
     if terms.earn_back:
         content["earn_back"] = [[t.measure_id, str(t.target_rate), str(t.share)] for t in terms.earn_back]
     if terms.incentives:

@@ -9,7 +9,7 @@ InvoiceIssued, AdjustmentPosted.
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -60,12 +60,18 @@ async def load_contracts(db: Database, directory: Path) -> ContractBook:
 
 @handlers.on(AssessmentCompleted)
 async def on_assessment_completed(uow: UnitOfWork, items: list[Received[AssessmentCompleted]]) -> None:
-    """Accrue the assessment fee, enrolled or not: one contract read, one insert for the run."""
+    """Accrue the assessment fee, enrolled or not, at most once per member per the contract's
+    window: one contract read, one read of the members' paid fees, one insert for the run. An
+    assessment inside the window is kept at 0.00 with the reason, and announces no accrual."""
     book = await ContractRepository(uow.conn).book()
-    fees = accrue_assessment_fees(book, ((i.envelope.id, i.event) for i in items))
-    accrued = await LedgerRepository(uow.conn).add_fees(fees)
+    ledger = LedgerRepository(uow.conn)
+    paid = await ledger.paid_fees(i.event.member_id for i in items)
+    fees = accrue_assessment_fees(book, ((i.envelope.id, i.event) for i in items), paid)
+    accrued = await ledger.add_fees(fees)
     envelopes = {i.envelope.id: i.envelope for i in items}
     for fee in accrued:
+        if not fee.paid:
+            continue
         uow.publish(
             AssessmentFeeAccrued(
                 accrual_id=fee.accrual_id,
@@ -178,11 +184,20 @@ async def _change_enrolments(
     return waiting
 
 
-async def close_month(db: Database, month: Month) -> ClosedMonth:
+async def close_month(
+    db: Database,
+    month: Month,
+    *,
+    closed_at: datetime | None = None,
+    invoice_ids: Mapping[str, str] | None = None,
+) -> ClosedMonth:
     """Close `month`: one invoice per provider organization, `MonthClosed` and one
     `InvoiceIssued` per invoice, all in one transaction. Closing a closed month returns what the
     first close issued. Closes run one at a time and oldest first: an earlier month with ledger
-    activity that is still open makes the close a conflict."""
+    activity that is still open makes the close a conflict.
+
+    A rebuild from the topics (rebuild.py) repeats a recorded close: `closed_at` and the
+    organizations' `invoice_ids` are then the ones the original close announced."""
     # The close's events share one correlation id, so consumers can tie each InvoiceIssued to
     # its MonthClosed even when the request brought none.
     trace = current_trace.get()
@@ -196,21 +211,23 @@ async def close_month(db: Database, month: Month) -> ClosedMonth:
         if open_months := await repo.earlier_open_months(month):
             raise EarlierMonthsOpen(month, open_months)
         await repo.build_lines(month)
-        unpriced, examples = await repo.unpriced()
+        ids = await repo.invoice_ids(month, invoice_ids or {})
+        first_line_id = await repo.first_line_id()
+        await repo.write_pmpm(month, ids)
+        unpriced, examples = await repo.unpriced(month)
         if unpriced:
             raise UnpricedMemberMonths(month, examples, unpriced)
+        await repo.add_withholds(month)
         totals = await repo.org_totals()
         adjustments = await CloseAdjustments(uow.conn).posted()
         closed = ClosedMonth(
             month=str(month),
-            closed_at=datetime.now(UTC),
-            invoices=tuple(
-                IssuedInvoice(str(uuid.uuid4()), org, total, lines) for org, total, lines, _ in totals
-            ),
+            closed_at=closed_at or datetime.now(UTC),
+            invoices=tuple(IssuedInvoice(ids[org], org, total, lines) for org, total, lines, _ in totals),
             member_months=sum(mm for *_, mm in totals),
             created=True,
         )
-        await repo.issue(closed)
+        await repo.issue(closed, first_line_id)
         for invoice in closed.invoices:
             uow.publish(
                 InvoiceIssued(

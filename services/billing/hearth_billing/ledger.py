@@ -11,7 +11,7 @@ tier change: this tier from then on; disenrolment: not enrolled from then on), s
 describe what eligibility last said, whatever order the effective dates came in.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -36,16 +36,39 @@ class AssessmentFee:
     contract_version: int
     # The AssessmentCompleted event the fee was accrued from.
     source_event_id: str
+    # Why the assessment accrues 0.00 (inside the fee window of a paid one); None when paid.
+    reason: str | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class PaidFee:
+    """An assessment whose fee was paid: the window of later (and earlier) ones counts from it."""
+
+    assessment_id: str
+    service_date: date
 
 
 def accrue_assessment_fees(
-    book: ContractBook, assessments: Iterable[tuple[str, AssessmentCompleted]]
+    book: ContractBook,
+    assessments: Iterable[tuple[str, AssessmentCompleted]],
+    paid: Mapping[str, Sequence[PaidFee]] | None = None,
 ) -> list[AssessmentFee]:
     """One fee per assessment (the first event wins if an assessment is reported twice), priced
     by the contract in force for the organization on the day of the assessment. The line of
-    business is not known at assessment time, so only contracts for any line of business apply."""
+    business is not known at assessment time, so only contracts for any line of business apply.
+
+    The fee is paid at most once per member per `assessment_fee_window_days` of that contract,
+    whatever organization assessed: an assessment fewer days than that from an assessment already
+    paid for the member (`paid`, then the ones paid earlier in this run), before or after it,
+    accrues 0.00 with the reason naming the paid one. Assessments are taken in the order they
+    arrived, so a replay of the same events pays the same ones."""
     fees: dict[str, AssessmentFee] = {}
     in_force: dict[tuple[str, date], Contract] = {}
+    paid_by_member: dict[str, list[PaidFee]] = {m: list(p) for m, p in (paid or {}).items()}
     for event_id, assessment in assessments:
         if assessment.assessment_id in fees:
             continue
@@ -53,18 +76,41 @@ def accrue_assessment_fees(
         if key not in in_force:
             in_force[key] = book.in_force(assessment.provider_org_id, None, assessment.assessed_on)
         contract = in_force[key]
-        fees[assessment.assessment_id] = AssessmentFee(
+        member_paid = paid_by_member.setdefault(assessment.member_id, [])
+        inside = _inside_window(contract, assessment.assessed_on, member_paid)
+        fee = AssessmentFee(
             accrual_id=new_id(),
             assessment_id=assessment.assessment_id,
             member_id=assessment.member_id,
             provider_org_id=assessment.provider_org_id,
             service_date=assessment.assessed_on,
-            amount=contract.assessment_fee,
+            amount=contract.assessment_fee if inside is None else Decimal("0.00"),
             contract_id=contract.contract_id,
             contract_version=contract.version,
             source_event_id=event_id,
+            reason=None if inside is None else _window_reason(contract, inside),
         )
+        if fee.paid:
+            member_paid.append(PaidFee(fee.assessment_id, fee.service_date))
+        fees[assessment.assessment_id] = fee
     return list(fees.values())
+
+
+def _inside_window(contract: Contract, day: date, paid: Sequence[PaidFee]) -> PaidFee | None:
+    """The paid assessment whose window `day` falls in, the nearest first; None when none."""
+    window = contract.terms.assessment_fee_window_days
+    if window is None:
+        return None
+    near = [p for p in paid if abs((p.service_date - day).days) < window]
+    return min(near, key=lambda p: (abs((p.service_date - day).days), p.service_date), default=None)
+
+
+def _window_reason(contract: Contract, paid: PaidFee) -> str:
+    return (
+        f"fee already paid for assessment {paid.assessment_id} on {paid.service_date.isoformat()}: "
+        f"at most once per {contract.terms.assessment_fee_window_days} days "
+        f"(contract {contract.contract_id} v{contract.version})"
+    )
 
 
 @dataclass(frozen=True)

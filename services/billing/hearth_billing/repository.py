@@ -14,7 +14,7 @@ from hearth_platform.db import json_rows
 
 from .contract_terms import ContractTerms, DmeTerm, EarnBackTarget, IncentiveTarget
 from .contracts import Contract, ContractBook, ContractError
-from .ledger import AssessmentFee, Enrolment, Span
+from .ledger import AssessmentFee, Enrolment, PaidFee, Span
 from .periods import Month
 from .tables import (
     assessment_fees,
@@ -167,6 +167,7 @@ class ContractRepository:
                         partial_pmpm=partial.get(key),
                         short_later_month=r.short_later_month,
                         withhold_percent=r.withhold_percent,
+                        assessment_fee_window_days=r.assessment_fee_window_days,
                         earn_back=tuple(sorted(targets.get(key, []))),
                         incentives=tuple(sorted(incentives.get(key, []))),
                         dme=tuple(sorted(dme.get(key, []))),
@@ -192,6 +193,7 @@ def _contract_row(c: Contract) -> dict[str, Any]:
         "threshold_days": c.terms.threshold_days,
         "short_later_month": c.terms.short_later_month,
         "withhold_percent": c.terms.withhold_percent,
+        "assessment_fee_window_days": c.terms.assessment_fee_window_days,
     }
 
 
@@ -215,11 +217,27 @@ class LedgerRepository:
                 "contract_id": f.contract_id,
                 "contract_version": f.contract_version,
                 "event_id": f.source_event_id,
+                "reason": f.reason,
             }
             for f in fees
         ]
         inserted = {r.assessment_id for r in await self.conn.execute(_ADD_FEES, {"fees": json_rows(rows)})}
         return [f for f in fees if f.assessment_id in inserted]
+
+    async def paid_fees(self, member_ids: Iterable[str]) -> dict[str, list[PaidFee]]:
+        """The assessments already paid for these members (one query), for the fee window."""
+        members = sorted(set(member_ids))
+        paid: dict[str, list[PaidFee]] = {m: [] for m in members}
+        query = (
+            select(
+                assessment_fees.c.member_id, assessment_fees.c.assessment_id, assessment_fees.c.service_date
+            )
+            .where(assessment_fees.c.member_id.in_(members), assessment_fees.c.reason.is_(None))
+            .order_by(assessment_fees.c.member_id, assessment_fees.c.service_date)
+        )
+        for r in await self.conn.execute(query):
+            paid[r.member_id].append(PaidFee(r.assessment_id, r.service_date))
+        return paid
 
     async def enrolments(self, member_ids: Iterable[str]) -> dict[str, Enrolment]:
         """The timelines of these members, locked until commit (empty for members not seen yet)."""
@@ -252,9 +270,11 @@ class LedgerRepository:
                 "start_date": s.start,
                 "end_date": s.end,
                 "source_event_ids": list(s.source_event_ids),
+                "prev_end": e.spans[n - 1].end if n > 0 else None,
+                "next_start": e.spans[n + 1].start if n + 1 < len(e.spans) else None,
             }
             for e in changed
-            for s in e.spans
+            for n, s in enumerate(e.spans)
         ]
         if rows:
             await self.conn.execute(insert(enrolment_spans), rows)
@@ -294,6 +314,7 @@ class LedgerRepository:
                     "contract_id": r.contract_id,
                     "contract_version": r.contract_version,
                     "invoice_id": r.invoice_id,
+                    "reason": r.reason,
                     "source_event_ids": r.source_event_ids,
                 }
                 for r in fees
@@ -316,12 +337,12 @@ def _span(r: Any) -> Span:
 _ADD_FEES = text(f"""
 INSERT INTO "{S}".assessment_fees
     (accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
-     contract_id, contract_version, source_event_ids)
+     contract_id, contract_version, source_event_ids, reason)
 SELECT accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
-       contract_id, contract_version, ARRAY[event_id]
+       contract_id, contract_version, ARRAY[event_id], reason
 FROM jsonb_to_recordset(CAST(:fees AS jsonb))
      AS fee(accrual_id text, assessment_id text, member_id text, provider_org_id text, service_date date,
-            amount numeric, contract_id text, contract_version integer, event_id text)
+            amount numeric, contract_id text, contract_version integer, event_id text, reason text)
 ON CONFLICT (assessment_id) DO NOTHING
 RETURNING assessment_id
 """)
@@ -337,7 +358,10 @@ class InvoiceRepository:
             return None
         lines = await self.conn.execute(
             select(invoice_lines)
-            .where(invoice_lines.c.invoice_id == invoice_id)
+            .where(
+                invoice_lines.c.line_id.between(row.first_line_id, row.last_line_id),
+                invoice_lines.c.invoice_id == invoice_id,
+            )
             .order_by(invoice_lines.c.member_id, invoice_lines.c.kind, invoice_lines.c.line_id)
         )
         return {

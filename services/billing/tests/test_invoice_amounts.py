@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 
 from hearth_billing.close import ClosedMonth, IssuedInvoice, invoice_total, line_amount
-from hearth_billing.contracts import parse_contracts
-from hearth_billing.ledger import accrue_assessment_fees
+from hearth_billing.contracts import ContractError, parse_contracts
+from hearth_billing.ledger import PaidFee, accrue_assessment_fees
 from hearth_billing.money import parse_amount
 from hearth_schemas import AssessmentCompleted
 
@@ -116,4 +116,79 @@ pmpm = { moderate = "400.00" }
     assert [(f.assessment_id, f.amount, f.contract_version, f.source_event_id) for f in fees] == [
         ("A-1", D("300.00"), 1, "ev-1"),
         ("A-2", D("325.00"), 2, "ev-2"),
+    ]
+
+
+WINDOWED = """
+tiers = ["moderate"]
+[[contract]]
+contract_id = "w"
+version = 1
+effective_from = 2026-01-01
+provider_org_id = "*"
+line_of_business = "*"
+proration = "full_month"
+assessment_fee = "325.00"
+assessment_fee_window_days = 180
+pmpm = { moderate = "400.00" }
+"""
+
+
+def windowed_assessment(assessment_id: str, on: date, org: str = "org-a") -> AssessmentCompleted:
+    return AssessmentCompleted(
+        assessment_id=assessment_id,
+        referral_id="R-1",
+        member_id="M-1",
+        provider_org_id=org,
+        assessed_on=on,
+        mode="in_person",
+        decision="decline",
+    )
+
+
+def test_two_assessments_30_days_apart_inside_a_180_day_window_pay_one_fee():
+    fees = accrue_assessment_fees(
+        parse_contracts({"c.toml": WINDOWED}),
+        [
+            ("ev-1", windowed_assessment("A-1", date(2026, 10, 1))),
+            ("ev-2", windowed_assessment("A-2", date(2026, 10, 31), org="org-b")),
+        ],
+    )
+    assert [(f.assessment_id, f.amount, f.paid) for f in fees] == [
+        ("A-1", D("325.00"), True),
+        ("A-2", D("0.00"), False),
+    ]
+    assert fees[1].reason == (
+        "fee already paid for assessment A-1 on 2026-10-01: at most once per 180 days (contract w v1)"
+    )
+
+
+def test_assessments_a_window_or_more_apart_are_each_paid_and_the_window_counts_from_paid_fees():
+    paid_before = {"M-1": [PaidFee("A-0", date(2026, 1, 1))]}
+    fees = accrue_assessment_fees(
+        parse_contracts({"c.toml": WINDOWED}),
+        [
+            # 179 days after A-0: inside; 180 days after: outside, paid
+            ("ev-1", windowed_assessment("A-1", date(2026, 6, 29))),
+            ("ev-2", windowed_assessment("A-2", date(2026, 6, 30))),
+            # 200 days after A-2: paid again
+            ("ev-3", windowed_assessment("A-3", date(2027, 1, 16))),
+        ],
+        paid_before,
+    )
+    assert [(f.assessment_id, f.amount) for f in fees] == [
+        ("A-1", D("0.00")),
+        ("A-2", D("325.00")),
+        ("A-3", D("325.00")),
+    ]
+
+
+def test_a_window_must_be_a_whole_number_of_days():
+    with pytest.raises(ContractError) as caught:
+        parse_contracts({"c.toml": WINDOWED.replace("= 180", "= 0")})
+    assert caught.value.detail == [
+        {
+            "field": "c.toml: contract[0].assessment_fee_window_days",
+            "reason": "must be a whole number of days from 1 to 3660",
+        }
     ]
