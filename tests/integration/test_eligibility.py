@@ -169,3 +169,27 @@ async def test_overlapping_coverage_is_refused_and_a_correction_is_answered_as_o
     assert then.json()["span_id"] == first["span_id"]
     march = await http.get(f"{base}/members/{member_id}/coverage", params={"on": "2026-03-31"})
     assert march.json()["span_id"] == corrected["span_id"]
+
+
+async def test_concurrent_coverage_checks_answered_together_each_get_their_own_answer(stack: Stack, http):
+    base = stack.url("eligibility")
+    run = uuid.uuid4().hex[:8]
+    spans = {}
+    for i in range(6):
+        member = f"CC-{run}-{i}"
+        # Member i is covered from day i+1 of November.
+        spans[member] = await cover(stack, http, member, f"org-{i}", start=f"2026-11-0{i + 1}")
+    asks = [(m, day) for m in spans for day in ("2026-11-03", "2026-11-20")] + [
+        (f"CC-{run}-none", "2026-11-20")
+    ]
+    answers = await asyncio.gather(
+        *(http.get(f"{base}/members/{m}/coverage", params={"on": day}) for m, day in asks)
+    )
+    got = {
+        (m, day): (r.status_code, r.json().get("span_id")) for (m, day), r in zip(asks, answers, strict=True)
+    }
+    for i, member in enumerate(spans):
+        # Covered on the 3rd only when coverage began by then (members 0, 1 and 2).
+        assert got[(member, "2026-11-03")] == ((200, spans[member]["span_id"]) if i < 3 else (404, None))
+        assert got[(member, "2026-11-20")] == (200, spans[member]["span_id"])
+    assert got[(f"CC-{run}-none", "2026-11-20")] == (404, None)

@@ -47,7 +47,9 @@ async def test_an_834_with_adds_changes_and_terminations_loads_with_its_history(
         "terminations": 0,
         "spans_added": 3,
         "unchanged": 0,
+        "disenrolled": 0,
         "plan_codes_version": "-",
+        "validated_by": "pyx12",
     }
     before_second = (await http.get(f"{base}/members/{ended}/coverage", params={"on": "2026-12-15"})).json()
 
@@ -99,6 +101,33 @@ async def test_a_malformed_834_names_segment_and_position_and_loads_nothing(stac
     assert "nothing was loaded" in refused.json()["message"]
     untouched = await http.get(f"{base}/members/{good}/coverage", params={"on": "2026-11-15"})
     assert untouched.status_code == 404
+
+
+async def test_a_big_834_is_checked_in_one_pass_and_a_malformed_one_loads_nothing(stack: Stack, http):
+    base = stack.url("eligibility")
+    ids = members(3000)
+    loops = [MemberMaintenance(m, ADD, "MCAL-ALA", date(2026, 11, 1)) for m in ids]
+    # The last member loop's coverage date is 31 November: segment 15,004 of the set.
+    bad = file_of(*loops).replace("DTP*348*D8*20261101~\nSE", "DTP*348*D8*20261131~\nSE")
+    refused = await http.post(f"{base}/x12/834", content=bad, headers=X12)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["detail"]
+    assert (error["segment"], error["field"], error["position"], error["line"]) == (
+        "DTP",
+        "DTP03",
+        15004,
+        15006,
+    )
+    assert (
+        await http.get(f"{base}/members/{ids[0]}/coverage", params={"on": "2026-11-15"})
+    ).status_code == 404
+
+    loaded = await http.post(f"{base}/x12/834", content=file_of(*loops), headers=X12)
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["validated_by"] == "rules 2026.1 (834.5010.X220.A1.xml)"
+    assert (loaded.json()["members"], loaded.json()["spans_added"]) == (3000, 3000)
+    covered = await http.get(f"{base}/members/{ids[-1]}/coverage", params={"on": "2026-11-15"})
+    assert covered.json()["plan_id"] == "medi-cal-alameda"
 
 
 async def test_an_834_that_contradicts_coverage_in_effect_is_refused_with_the_span(stack: Stack, http):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_platform.app import DatabaseDep
-from hearth_platform.auth import CallerDep
+from hearth_platform.auth import CallerDep, caller_of
 from hearth_platform.errors import HearthError, Invalid
 from hearth_schemas.base import Identifier
 from hearth_schemas.eligibility import DisenrolmentReason
@@ -137,8 +137,7 @@ async def post_coverage_import(request: Request, db: DatabaseDep, caller: Caller
 @router.get("/members/{member_id}/coverage", response_model=CoverageOut)
 async def get_coverage(
     member_id: MemberPath,
-    db: DatabaseDep,
-    caller: CallerDep,
+    request: Request,
     on: Annotated[date | None, Query(description="The day asked about; today when omitted.")] = None,
     known_at: Annotated[
         datetime | None, Query(description="Answer as the registry stood at this moment (bitemporal).")
@@ -146,12 +145,15 @@ async def get_coverage(
 ) -> Response:
     """The span in force on `on`; 404 when the member had no coverage that day, or is not one the
     caller's organization sees (see `access`)."""
+    # The hot read path: the caller and the runtime straight from the request (each dependency
+    # FastAPI solves costs per request), concurrent checks coalesced into one query, and the
+    # row, already the documented shape, serialized without re-validation.
     if known_at is not None and known_at.tzinfo is None:
         known_at = known_at.replace(tzinfo=UTC)
-    span = await views.coverage_on(
-        db, member_id, on or datetime.now(UTC).date(), known_at, Audience.of(caller)
+    question = views.CoverageQuestion(
+        member_id, on or datetime.now(UTC).date(), known_at, Audience.of(caller_of(request))
     )
-    # The hot read path: the row is already the documented shape, so skip re-validating it.
+    span = await views.coverage_on(request.app.state.runtime, question)
     return Response(orjson.dumps(span, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 

@@ -9,7 +9,7 @@ by X had superseded, and takes the one covering Y.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 
 from hearth_platform.errors import Conflict, Invalid, NotFound
@@ -110,6 +110,18 @@ class CoverageHistory:
     def in_force(self, on: date, known_at: datetime | None = None) -> CoverageSpan | None:
         # Current spans never overlap (add refuses it), so at most one covers a day.
         return next((s for s in self.current(known_at) if s.covers(on)), None)
+
+    def lost_on(self, since: date) -> date | None:
+        """The first day from `since` on without coverage in effect (following back-to-back
+        spans, as after a change of plan), or None while coverage runs on open-ended. A member
+        enrolled from `since` loses the benefit's funding that day."""
+        current = self.current()
+        day = since
+        while (span := next((s for s in current if s.covers(day)), None)) is not None:
+            if span.end_date is None:
+                return None
+            day = span.end_date + timedelta(days=1)
+        return day
 
     def overlapping(self, start: date, end: date | None) -> list[CoverageSpan]:
         """The spans in effect now that share at least one day with `start`..`end`."""

@@ -7,6 +7,8 @@ rule file stops the service at start-up instead of failing decisions later.
 
 import logging
 import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,7 +29,7 @@ from hearth_schemas import (
 from .access import EVERYONE, Audience
 from .attribution import AttributionList, plan_attribution
 from .clinical import load_clinical_criteria
-from .coverage import CoverageSpan
+from .coverage import CoverageHistory, CoverageSpan
 from .domain import (
     ChangeTier,
     Determination,
@@ -92,6 +94,7 @@ async def add_coverage(db: Database, cmd: AddCoverage) -> CoverageSpan:
             supersedes_span_id=cmd.supersedes_span_id,
         )
         await repo.add(span)
+        await end_enrolments_without_coverage(uow, {cmd.member_id: history}, [span])
         await uow.commit()
         return span
 
@@ -111,10 +114,12 @@ async def import_roster(db: Database, roster: ParsedRoster) -> RosterLoaded:
         repo = CoverageRepository(uow.conn)
         members = {line.fields.member_id for line in roster.lines}
         await repo.lock_members(members)
-        plan = plan_roster(roster.lines, await repo.histories(members), at=datetime.now(UTC))
+        histories = await repo.histories(members)
+        plan = plan_roster(roster.lines, histories, at=datetime.now(UTC))
         if roster.errors or plan.errors:
             raise RosterRejected([*roster.errors, *plan.errors], roster.count)
         added = await repo.add_many(plan.spans)
+        await end_enrolments_without_coverage(uow, histories, plan.spans)
         await uow.commit()
     log.info("roster loaded", extra={"lines": roster.count, "added": added, "unchanged": plan.unchanged})
     return RosterLoaded(roster.count, len(members), added, plan.unchanged)
@@ -150,8 +155,10 @@ async def record_attribution(
         await repo.lock_members(members)
         if not audience.sees_all and await repo.attributed(members, audience) != members:
             raise _not_your_members()
-        plan = plan_attribution(attributions, await repo.histories(members), at=datetime.now(UTC))
+        histories = await repo.histories(members)
+        plan = plan_attribution(attributions, histories, at=datetime.now(UTC))
         added = await repo.add_many(plan.spans)
+        await end_enrolments_without_coverage(uow, histories, plan.spans)
         await uow.commit()
     log.info("attribution recorded", extra={"entries": len(attributions.members), "spans": added})
     return AttributionRecorded(
@@ -177,6 +184,39 @@ async def disenrol(
         _publish_disenrolled(uow, enrolment, None)
         await uow.commit()
         return enrolment
+
+
+async def end_enrolments_without_coverage(
+    uow: UnitOfWork, before: Mapping[str, CoverageHistory], spans: Sequence[CoverageSpan]
+) -> int:
+    """After coverage changed (an 834 termination or change, a roster line, a span posted): an
+    open enrolment of a member whose coverage in effect no longer runs on ends, reason
+    `coverage_lost`, on the first day without coverage (in the past when the news came late;
+    billing and quality adjust closed months from the event). Same transaction as the change."""
+    # Only a span that ends or replaces coverage can leave a member uncovered.
+    changed = {s.member_id for s in spans if s.end_date is not None or s.supersedes_span_id is not None}
+    if not changed:
+        return 0
+    added: dict[str, list[CoverageSpan]] = defaultdict(list)
+    for span in spans:
+        added[span.member_id].append(span)
+    repo = EnrolmentRepository(uow.conn)
+    ended: list[Enrolment] = []
+    for enrolment in await repo.open_for(changed):
+        old = before.get(enrolment.member_id)
+        after = CoverageHistory.of(
+            enrolment.member_id, [*(old.spans if old else ()), *added[enrolment.member_id]]
+        )
+        lost = after.lost_on(enrolment.effective_date)
+        if lost is None:
+            continue
+        enrolment.disenrol("coverage_lost", max(lost, enrolment.effective_date))
+        ended.append(enrolment)
+        _publish_disenrolled(uow, enrolment, None)
+    await repo.save_all(ended, datetime.now(UTC))
+    if ended:
+        log.info("enrolments ended: coverage lost", extra={"count": len(ended)})
+    return len(ended)
 
 
 def _publish_determination(uow: UnitOfWork, d: Determination, item: Received[Any]) -> None:

@@ -3,11 +3,11 @@ whole Kafka batch's state in a few queries."""
 
 import zlib
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, any_, bindparam, exists, func, insert, select, text, true, update
+from sqlalchemy import ColumnElement, Text, any_, bindparam, exists, func, insert, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,7 +40,12 @@ def attributed_to(audience: Audience, member_id: ColumnElement[str]) -> ColumnEl
 
 
 # Every span of the members asked about: an index scan on member_id, one query however many.
-HISTORIES = select(coverage_spans).where(coverage_spans.c.member_id == any_(_MEMBERS))
+# `IN (SELECT unnest(...))` rather than `= ANY(...)`: a hash join, not a scan of a 100,000-element
+# array per row, when a whole 834 is asked about.
+_MEMBER_SET = select(func.unnest(_MEMBERS)).scalar_subquery()
+HISTORIES = select(coverage_spans).where(coverage_spans.c.member_id.in_(_MEMBER_SET))
+
+_SPAN_COLUMNS = [c.name for c in coverage_spans.columns]
 
 # A whole roster's spans travel as one JSON document (see hearth_platform.db.json_rows).
 _INSERT_SPANS = text(
@@ -53,55 +58,84 @@ _INSERT_SPANS = text(
            end_date date, recorded_at timestamptz, supersedes_span_id text)"""
 )
 
-# Advisory locks taken in key order, so two imports sharing members never deadlock.
-_LOCK_MEMBERS = text(
-    """SELECT count(pg_advisory_xact_lock(k))
-       FROM (SELECT DISTINCT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"""
+_UPDATE_ENROLMENTS = text(
+    """UPDATE eligibility.enrolments AS e
+       SET tier = r.tier, tier_effective_date = r.tier_effective_date, ended_on = r.ended_on,
+           end_reason = r.end_reason
+       FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(enrollment_id text, tier text,
+           tier_effective_date date, ended_on date, end_reason text)
+       WHERE e.enrollment_id = r.enrollment_id"""
 )
 
+# Advisory locks taken in key order, so two imports sharing members never deadlock.
+_LOCK_MEMBERS = text(
+    """SELECT pg_advisory_xact_lock_shared(:registry),
+              (SELECT count(pg_advisory_xact_lock(k))
+               FROM (SELECT DISTINCT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered)"""
+)
+MEMBER_LOCKS_MAX = 2_000
 
-# The coverage check, the hot read path, as ONE indexed query (member_id index, then the unique
-# supersedes_span_id index for the anti-join): the span covering the day among those recorded by
-# `known_at` that no span recorded by then supersedes. The same rule as CoverageHistory.in_force;
-# current spans never overlap, so at most one row qualifies. $4/$5 restrict it to members the
-# caller sees (`attributed_to`, written out here for the raw driver; $4 NULL for the plan).
+
+# The coverage check, the hot read path: a whole batch of questions (member, day, as known at,
+# the caller's organization) in ONE statement, each an indexed lateral lookup (member_id index,
+# then the unique supersedes_span_id index for the anti-join): the span covering the day among
+# those recorded by `known_at` that no span recorded by then supersedes. The same rule as
+# CoverageHistory.in_force; current spans never overlap, so at most one row qualifies. `org`
+# restricts it to members the caller sees (`attributed_to`, written out for the raw driver;
+# NULL for the plan). Answers come back by question number.
 _COVERAGE_ON = """
-    SELECT s.span_id, s.member_id, s.plan_id, s.line_of_business, s.market, s.aco_id,
+    SELECT q.i, s.span_id, s.member_id, s.plan_id, s.line_of_business, s.market, s.aco_id,
            s.provider_org_id, s.start_date, s.end_date, s.recorded_at, s.supersedes_span_id
-    FROM eligibility.coverage_spans AS s
-    WHERE s.member_id = $1 AND s.start_date <= $2 AND (s.end_date IS NULL OR s.end_date >= $2)
-      AND ($3::timestamptz IS NULL OR s.recorded_at <= $3)
-      AND NOT EXISTS (
-          SELECT 1 FROM eligibility.coverage_spans AS n
-          WHERE n.supersedes_span_id = s.span_id AND ($3::timestamptz IS NULL OR n.recorded_at <= $3))
-      AND ($4::text IS NULL OR EXISTS (
-          SELECT 1 FROM eligibility.coverage_spans AS a
-          WHERE a.member_id = $1
-            AND CASE $5::text WHEN 'aco_id' THEN a.aco_id ELSE a.provider_org_id END = $4
-            AND NOT EXISTS (SELECT 1 FROM eligibility.coverage_spans AS x WHERE x.supersedes_span_id = a.span_id)))
-    ORDER BY s.recorded_at DESC
-    LIMIT 1"""
+    FROM unnest($1::text[], $2::date[], $3::timestamptz[], $4::text[], $5::text[])
+         WITH ORDINALITY AS q(member_id, on_day, known_at, org, org_column, i)
+    CROSS JOIN LATERAL (
+        SELECT s.*
+        FROM eligibility.coverage_spans AS s
+        WHERE s.member_id = q.member_id AND s.start_date <= q.on_day
+          AND (s.end_date IS NULL OR s.end_date >= q.on_day)
+          AND (q.known_at IS NULL OR s.recorded_at <= q.known_at)
+          AND NOT EXISTS (
+              SELECT 1 FROM eligibility.coverage_spans AS n
+              WHERE n.supersedes_span_id = s.span_id AND (q.known_at IS NULL OR n.recorded_at <= q.known_at))
+          AND (q.org IS NULL OR EXISTS (
+              SELECT 1 FROM eligibility.coverage_spans AS a
+              WHERE a.member_id = q.member_id
+                AND CASE q.org_column WHEN 'aco_id' THEN a.aco_id ELSE a.provider_org_id END = q.org
+                AND NOT EXISTS (
+                    SELECT 1 FROM eligibility.coverage_spans AS x WHERE x.supersedes_span_id = a.span_id)))
+        ORDER BY s.recorded_at DESC
+        LIMIT 1) AS s"""
 
 
 async def coverage_in_force(
     conn: AsyncConnection,
-    member_id: str,
-    on: date,
-    known_at: datetime | None,
-    audience: Audience = EVERYONE,
-) -> dict[str, Any] | None:
-    """The span in force on `on` as known at `known_at`, if `audience` sees the member, straight
-    from the driver: no transaction (a single SELECT needs none, so no BEGIN/ROLLBACK round trips)
-    and no ORM rows."""
+    questions: Sequence[tuple[str, date, datetime | None, Audience]],
+) -> list[dict[str, Any] | None]:
+    """For each (member, day, known_at, audience): the span in force on the day as known then,
+    if the audience sees the member. One statement for the batch, prepared once per connection
+    by the driver, rows straight from the driver (no ORM rows)."""
     raw = await conn.get_raw_connection()
-    row = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]
-        _COVERAGE_ON, member_id, on, known_at, audience.org, audience.column
+    rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
+        _COVERAGE_ON,
+        [q[0] for q in questions],
+        [q[1] for q in questions],
+        [q[2] for q in questions],
+        [q[3].org for q in questions],
+        [q[3].column for q in questions],
     )
-    return dict(row) if row is not None else None
+    answers: list[dict[str, Any] | None] = [None] * len(questions)
+    for row in rows:
+        answer = dict(row)
+        answers[answer.pop("i") - 1] = answer
+    return answers
 
 
 def _lock_key(member_id: str) -> int:
     return zlib.crc32(f"eligibility.coverage:{member_id}".encode())
+
+
+# Outside crc32's range, so no member's key can collide with it.
+_REGISTRY_KEY = -1
 
 
 def _span(row: Any) -> CoverageSpan:
@@ -134,11 +168,19 @@ class CoverageRepository:
 
     async def lock_member(self, member_id: str) -> None:
         """Serialize coverage changes of one member (the overlap check reads, then inserts)."""
-        await self.conn.execute(select(func.pg_advisory_xact_lock(_lock_key(member_id))))
+        await self.lock_members([member_id])
 
     async def lock_members(self, member_ids: Collection[str]) -> None:
-        """`lock_member` for a whole file's members, in one round trip."""
-        await self.conn.execute(_LOCK_MEMBERS, {"keys": sorted({_lock_key(m) for m in member_ids})})
+        """`lock_member` for a whole file's members, in one round trip. Every writer holds the
+        registry-wide key shared and its members' keys; a file of more than
+        `MEMBER_LOCKS_MAX` members holds the registry-wide key alone, exclusive, instead: Postgres
+        keeps every lock in a shared table of a few thousand slots, and 100,000 member locks
+        would exhaust it."""
+        if len(member_ids) > MEMBER_LOCKS_MAX:
+            await self.conn.execute(select(func.pg_advisory_xact_lock(_REGISTRY_KEY)))
+            return
+        keys = sorted({_lock_key(m) for m in member_ids})
+        await self.conn.execute(_LOCK_MEMBERS, {"registry": _REGISTRY_KEY, "keys": keys})
 
     async def histories(
         self, member_ids: Collection[str], audience: Audience = EVERYONE
@@ -182,6 +224,34 @@ class CoverageRepository:
                 supersedes_span_id=span.supersedes_span_id,
             )
         )
+
+    async def copy_many(self, spans: Sequence[CoverageSpan]) -> int:
+        """`add_many` for a big file: COPY on the same connection, so in the same transaction
+        (the spans are planned and checked already; COPY is Postgres's fastest way in)."""
+        if spans:
+            raw = await self.conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                "coverage_spans",
+                schema_name="eligibility",
+                columns=_SPAN_COLUMNS,
+                records=[
+                    (
+                        s.span_id,
+                        s.member_id,
+                        s.plan_id,
+                        s.line_of_business,
+                        s.market,
+                        s.aco_id,
+                        s.provider_org_id,
+                        s.start_date,
+                        s.end_date,
+                        s.recorded_at,
+                        s.supersedes_span_id,
+                    )
+                    for s in spans
+                ],
+            )
+        return len(spans)
 
     async def add_many(self, spans: Iterable[CoverageSpan]) -> int:
         rows = [
@@ -297,6 +367,15 @@ class EnrolmentRepository:
                 latest[row.member_id] = _enrolment(row)
         return latest
 
+    async def open_for(self, member_ids: Collection[str]) -> list[Enrolment]:
+        """The open enrolments of `member_ids`, locked; one bound array however many members."""
+        query = (
+            select(enrolments)
+            .where(enrolments.c.member_id.in_(_MEMBER_SET), enrolments.c.ended_on.is_(None))
+            .with_for_update()
+        )
+        return [_enrolment(row) for row in await self.conn.execute(query, {"members": list(member_ids)})]
+
     async def latest(
         self, member_id: str, *, for_update: bool = False, audience: Audience = EVERYONE
     ) -> Enrolment | None:
@@ -310,17 +389,19 @@ class EnrolmentRepository:
             await self._save_changes(items, recorded_at)
 
     async def save_all(self, items: list[Enrolment], recorded_at: datetime) -> None:
-        for e in items:
-            await self.conn.execute(
-                update(enrolments)
-                .where(enrolments.c.enrollment_id == e.enrollment_id)
-                .values(
-                    tier=e.tier,
-                    tier_effective_date=e.tier_effective_date,
-                    ended_on=e.ended_on,
-                    end_reason=e.end_reason,
-                )
-            )
+        """Write back tier and end of many enrolments in one statement."""
+        rows = [
+            {
+                "enrollment_id": e.enrollment_id,
+                "tier": e.tier,
+                "tier_effective_date": e.tier_effective_date.isoformat(),
+                "ended_on": e.ended_on.isoformat() if e.ended_on else None,
+                "end_reason": e.end_reason,
+            }
+            for e in items
+        ]
+        if rows:
+            await self.conn.execute(_UPDATE_ENROLMENTS, {"rows": json_rows(rows)})
         await self._save_changes(items, recorded_at)
 
     async def _save_changes(self, items: list[Enrolment], recorded_at: datetime) -> None:

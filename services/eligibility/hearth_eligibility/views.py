@@ -1,10 +1,12 @@
 """Read-side queries: what the API shows about a member's coverage, decisions and enrolment."""
 
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from hearth_platform.db import Database
+from hearth_platform.app import Runtime
+from hearth_platform.db import Database, UnitOfWork
 from hearth_platform.errors import NotFound
 
 from .access import EVERYONE, Audience
@@ -32,16 +34,32 @@ async def member_history(db: Database, member_id: str, audience: Audience = EVER
         return await CoverageRepository(conn).history(member_id, audience)
 
 
-async def coverage_on(
-    db: Database, member_id: str, on: date, known_at: datetime | None, audience: Audience
-) -> dict[str, Any]:
-    """The span in force on `on`, as known at `known_at` (now when omitted), 404 as well when
-    `audience` may not see the member: the hot read path, one indexed query on a pooled
-    connection without a transaction."""
-    async with db.engine.connect() as conn:
-        span = await coverage_in_force(conn, member_id, on, known_at, audience)
+@dataclass(frozen=True, slots=True)
+class CoverageQuestion:
+    """One coverage check: which span covers `member_id` on `on`, as known at `known_at` (now
+    when None), for a caller who sees `audience`."""
+
+    member_id: str
+    on: date
+    known_at: datetime | None
+    audience: Audience
+
+
+async def coverage_answers(
+    uow: UnitOfWork, questions: Sequence[CoverageQuestion]
+) -> list[dict[str, Any] | None]:
+    """The set-based coverage check the coalescer runs: every check that arrived while the last
+    batch was answered, in one statement on one pooled connection."""
+    return await coverage_in_force(uow.conn, [(q.member_id, q.on, q.known_at, q.audience) for q in questions])
+
+
+async def coverage_on(runtime: Runtime, question: CoverageQuestion) -> dict[str, Any]:
+    """The span in force, or 404 (as well when the caller may not see the member). The hot read
+    path: concurrent checks share one query (see `hearth_platform.coalesce`), so under load a
+    check costs a share of one round trip and never a connection of its own."""
+    span = await runtime.coalescer(coverage_answers).submit(question)
     if span is None:
-        raise NoCoverage(member_id, on)
+        raise NoCoverage(question.member_id, question.on)
     return span
 
 

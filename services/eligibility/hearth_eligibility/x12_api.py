@@ -1,6 +1,8 @@
 """HTTP routes for X12 EDI: 834 enrolment files in; 270 inquiries answered with 271s."""
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from hearth_platform.app import DatabaseDep
@@ -61,7 +63,13 @@ class EnrolmentFileOut(BaseModel):
     terminations: int = Field(description="Member loops with INS03 = 024.")
     spans_added: int = Field(description="New coverage spans recorded (changes and terminations supersede).")
     unchanged: int = Field(description="Member loops that restate coverage already in effect.")
+    disenrolled: int = Field(
+        description="Enrolled members whose coverage this file ends: disenrolled, reason coverage_lost."
+    )
     plan_codes_version: str
+    validated_by: str = Field(
+        description="pyx12 (its full map walk) or the one-pass rules compiled from pyx12's map."
+    )
 
 
 @router.post(
@@ -70,13 +78,25 @@ class EnrolmentFileOut(BaseModel):
     openapi_extra=_x12_body("An 834 benefit enrolment interchange (005010X220A1)."),
     responses=_REJECTED,
 )
-async def post_834(request: Request, db: DatabaseDep, caller: CallerDep) -> loading.EnrolmentFileLoaded:
+async def post_834(
+    request: Request,
+    db: DatabaseDep,
+    caller: CallerDep,
+    validation: Annotated[
+        loading.Validation,
+        Query(
+            description="full: pyx12's map walk; rules: the one-pass rules compiled from pyx12's map "
+            "(a file using loops outside them gets the full walk); auto: full for small files."
+        ),
+    ] = "auto",
+) -> loading.EnrolmentFileLoaded:
     """Load an 834 whole, or nothing of it: adds, changes and terminations become coverage spans
-    (a change or termination supersedes the span it corrects; history is kept). The plan's
-    operation; a file may be as large as the service's bulk limit for this path."""
+    (a change or termination supersedes the span it corrects; history is kept); an enrolled
+    member whose coverage ends is disenrolled (coverage lost). The plan's operation; a file may
+    be as large as the service's bulk limit for this path."""
     require_plan(caller, "loading an 834 enrolment file")
     text = await x12_text(request)
-    return await loading.load_enrolment_file(db, text)
+    return await loading.load_enrolment_file(db, text, validation)
 
 
 @router.post(

@@ -99,3 +99,22 @@ def test_what_we_knew_then_differs_from_what_we_know_now():
     assert both.in_force(may, known_at=T0 + timedelta(days=1)).span_id == "s1"  # then we did not
     assert both.in_force(may, known_at=T0 - timedelta(days=1)) is None  # before anything was recorded
     assert [s.span_id for s in both.current()] == ["s2"]
+
+
+def test_coverage_is_lost_the_day_after_the_last_covered_day_following_back_to_back_spans():
+    first = span("a", date(2026, 1, 1), date(2026, 6, 30))
+    second = span("b", date(2026, 7, 1), date(2026, 11, 10))
+    history = CoverageHistory.of("M-1", [first, second])
+    assert history.lost_on(date(2026, 3, 1)) == date(2026, 11, 11)
+    # A gap of one day loses coverage on that day.
+    gap = CoverageHistory.of("M-1", [first, span("c", date(2026, 7, 2), None)])
+    assert gap.lost_on(date(2026, 3, 1)) == date(2026, 7, 1)
+    # Open-ended coverage is never lost; no coverage at all is lost at once.
+    assert CoverageHistory.of("M-1", [span("d", date(2026, 1, 1), None)]).lost_on(date(2026, 3, 1)) is None
+    assert CoverageHistory.of("M-1", []).lost_on(date(2026, 3, 1)) == date(2026, 3, 1)
+
+
+def test_a_termination_superseding_open_coverage_loses_it_after_its_end():
+    open_ended = span("a", date(2026, 1, 1), None)
+    ended = span("b", date(2026, 1, 1), date(2026, 11, 10), at=T0 + timedelta(days=300), supersedes="a")
+    assert CoverageHistory.of("M-1", [open_ended, ended]).lost_on(date(2026, 11, 5)) == date(2026, 11, 11)

@@ -11,12 +11,13 @@ A file is applied whole or not at all; its errors name the INS segment of the me
 
 import re
 import tomllib
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from importlib.resources import files
 from typing import Any
+
+from hearth_platform.ids import new_id
 
 from ..coverage import LINES_OF_BUSINESS, CoverageHistory, CoverageSpan
 from .validation import X12Error, X12Segment
@@ -68,48 +69,55 @@ class Maintenance:
         return X12Error("INS", self.position, self.line, reason, element=field)
 
 
-def _d8(value: str) -> date:
-    return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+def _d8(value: str) -> date | None:
+    """A CCYYMMDD date; None if it is none (the validators refuse those before, so this only
+    keeps a gap between them from ever becoming a 500)."""
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+    except ValueError:
+        return None
+
+
+_ENVELOPE = frozenset(("SE", "GE", "IEA", "ST", "ISA", "GS"))
 
 
 def _member_loops(segments: list[X12Segment]) -> list[list[X12Segment]]:
     loops: list[list[X12Segment]] = []
+    current: list[X12Segment] | None = None
     for seg in segments:
         if seg.id == "INS":
-            loops.append([seg])
-        elif loops and seg.id in ("SE", "GE", "IEA", "ST", "ISA", "GS"):
-            loops.append([])
-        elif loops and loops[-1]:
-            loops[-1].append(seg)
-    return [loop for loop in loops if loop]
+            current = [seg]
+            loops.append(current)
+        elif seg.id in _ENVELOPE:
+            current = None
+        elif current is not None:
+            current.append(seg)
+    return loops
 
 
 def read_maintenance(
     segments: list[X12Segment], codes: PlanCodes
 ) -> tuple[list[Maintenance], list[X12Error]]:
-    """The member loops of a pyx12-valid 834, and what Hearth cannot use in them."""
+    """The member loops of a valid 834, and what Hearth cannot use in them."""
     items: list[Maintenance] = []
     errors: list[X12Error] = []
     for loop in _member_loops(segments):
         ins = loop[0]
         found: dict[str, Any] = {}
         for seg in loop[1:]:
-            if seg.id == "REF" and seg.loop == "2000" and seg.element(1) == "0F":
-                found["member_id"] = seg.element(2)
-            elif seg.id == "NM1" and seg.element(1) == "IL" and seg.element(8) == "ZZ" and seg.element(9):
+            # Elements by index (0 = the segment's first element): the hot loop of a big file.
+            e = seg.elements
+            if seg.id == "REF" and seg.loop == "2000" and e[0] == "0F":
+                found["member_id"] = e[1]
+            elif seg.id == "NM1" and e[0] == "IL" and len(e) > 8 and e[7] == "ZZ" and e[8]:
                 # NM108 = ZZ: a mutually defined member id (34 would be a social security number).
-                found.setdefault("nm1_id", seg.element(9))
-            elif seg.id == "DTP" and seg.loop == "2000" and seg.element(1) == "357":
-                found["termination"] = _d8(seg.element(3))
+                found.setdefault("nm1_id", e[8])
+            elif seg.id == "DTP" and seg.loop == "2000" and e[0] == "357":
+                found["termination"] = _d8(e[2])
             elif seg.id == "HD":
-                found.setdefault("hd", []).append(seg.element(4))
-            elif (
-                seg.id == "DTP"
-                and seg.loop == "2300"
-                and seg.element(1) in ("348", "349")
-                and seg.element(2) == "D8"
-            ):
-                found["start" if seg.element(1) == "348" else "end"] = _d8(seg.element(3))
+                found.setdefault("hd", []).append(e[3] if len(e) > 3 else "")
+            elif seg.id == "DTP" and seg.loop == "2300" and e[0] in ("348", "349") and e[1] == "D8":
+                found["start" if e[0] == "348" else "end"] = _d8(e[2])
         where = (ins.position, ins.line)
         member_id = found.get("member_id") or found.get("nm1_id") or ""
         problems: list[tuple[str, str]] = []
@@ -135,6 +143,8 @@ def read_maintenance(
             problems.append(("DTP357", "a termination needs the eligibility end date (DTP*357)"))
         if found.get("start") and found.get("end") and found["end"] < found["start"]:
             problems.append(("DTP349", "the benefit end date (DTP*349) is before the begin date (DTP*348)"))
+        if any(found.get(k, True) is None for k in ("start", "end", "termination")):
+            problems.append(("DTP03", "a date of the member loop is not a valid CCYYMMDD date"))
         if problems:
             errors += [X12Error("INS", *where, reason, element=field) for field, reason in problems]
             continue
@@ -206,7 +216,7 @@ def plan_enrolment(
                 record(
                     replace(
                         old,
-                        span_id=str(uuid.uuid4()),
+                        span_id=new_id(),
                         end_date=ends,
                         recorded_at=at,
                         supersedes_span_id=old.span_id,
@@ -217,7 +227,7 @@ def plan_enrolment(
             continue
         assert item.start is not None
         candidate = CoverageSpan(
-            span_id=str(uuid.uuid4()),
+            span_id=new_id(),
             member_id=item.member_id,
             plan_id=item.plan.plan_id,
             line_of_business=item.plan.line_of_business,
@@ -247,8 +257,14 @@ def plan_enrolment(
             errors.append(item.error("DTP348", f"member {item.member_id}: {reason}"))
         else:
             old = overlapping[0] if overlapping else None
-            keep = {"aco_id": old.aco_id, "provider_org_id": old.provider_org_id} if old else {}
-            record(replace(candidate, supersedes_span_id=old.span_id if old else None, **keep), old, item)
+            if old is not None:
+                candidate = replace(
+                    candidate,
+                    supersedes_span_id=old.span_id,
+                    aco_id=old.aco_id,
+                    provider_org_id=old.provider_org_id,
+                )
+            record(candidate, old, item)
     return EnrolmentPlan(spans, unchanged, errors)
 
 
