@@ -6,9 +6,14 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 import httpx
+import orjson
+import pytest
 
 from hearth_platform.cloudevents import encode, new_envelope
-from hearth_platform.db import asyncpg_dsn
+from hearth_platform.db import COPY_FROM_ROWS, Database, asyncpg_dsn
+from hearth_platform.migrations import upgrade
+from hearth_platform.settings import Settings
+from hearth_referral.app import definition as referral
 from hearth_schemas import AssessmentCompleted, ReferralReceived
 
 from .stack import Stack, metric
@@ -316,3 +321,47 @@ async def test_the_relay_can_run_as_its_own_process(stack: Stack, http, member_i
         relay.terminate()
         await relay.wait()
         stack.kill(api)
+
+
+async def test_a_batch_of_events_reaches_the_outbox_in_publish_order_and_only_when_committed(
+    stack: Stack, member_id
+):
+    """A consumer batch's events are written by COPY, a handful by INSERT: either way in the order
+    they were published, with their CloudEvents headers, inside the transaction."""
+    database = await stack.isolated_database()
+    await upgrade(database, referral.schema, referral.migrations)
+    db = Database(Settings(database_url=database), referral.name, referral.platform)
+    events = [referral_received(f"{member_id}-{n}") for n in range(COPY_FROM_ROWS + 10)]
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.unit_of_work() as uow:
+                for event in events:
+                    uow.publish(event)
+                await uow.flush()
+                raise RuntimeError("the handler failed after its events were staged")
+        async with db.unit_of_work() as uow:
+            batch = [uow.publish(event) for event in events]  # the COPY is the first statement
+            await uow.commit()
+        async with db.unit_of_work() as uow:
+            few = [uow.publish(event) for event in events[:2]]
+            await uow.commit()
+        conn = await asyncpg.connect(asyncpg_dsn(database))
+        try:
+            rows = await conn.fetch(
+                f'SELECT event_id, payload::text AS payload, headers::text AS headers FROM "{referral.schema}".outbox ORDER BY id'
+            )
+        finally:
+            await conn.close()
+    finally:
+        await db.dispose()
+
+    assert [r["event_id"] for r in rows] == batch + few
+    first, last_of_batch = rows[0], rows[len(events) - 1]
+    assert orjson.loads(first["payload"]) == events[0].model_dump(mode="json", exclude_none=True)
+    headers = orjson.loads(last_of_batch["headers"])
+    assert (headers["ce_id"], headers["ce_subject"], headers["ce_type"]) == (
+        batch[-1],
+        events[-1].member_id,
+        RECEIVED,
+    )
+    assert orjson.loads(rows[-1]["headers"])["ce_subject"] == events[1].member_id

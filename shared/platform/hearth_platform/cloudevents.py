@@ -3,7 +3,8 @@
 `Envelope` is what travels; `encode` and `decode` are the only places that know the header names.
 """
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,7 +72,7 @@ def ce_headers(
     id: str,
     source: str,
     type: str,
-    time: datetime,
+    time: datetime | str,
     subject: str,
     dataschema: str | None,
     correlation_id: str | None,
@@ -80,24 +81,25 @@ def ce_headers(
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The Kafka headers of one event as text (the outbox stores them so): the one place that
-    knows the CloudEvents header names."""
+    knows the CloudEvents header names. `time` may be given already as RFC 3339 text (a unit of
+    work formats its one moment once for all the events it stages)."""
     headers = {
         "ce_specversion": SPECVERSION,
         "ce_id": id,
         "ce_source": source,
         "ce_type": type,
-        "ce_time": time.isoformat(),
+        "ce_time": time if isinstance(time, str) else time.isoformat(),
         "ce_subject": subject,
         "content-type": CONTENT_TYPE,
     }
-    for name, value in (
-        ("ce_dataschema", dataschema),
-        ("ce_correlationid", correlation_id),
-        ("ce_causationid", causation_id),
-        ("traceparent", traceparent),
-    ):
-        if value is not None:
-            headers[name] = value
+    if dataschema is not None:
+        headers["ce_dataschema"] = dataschema
+    if correlation_id is not None:
+        headers["ce_correlationid"] = correlation_id
+    if causation_id is not None:
+        headers["ce_causationid"] = causation_id
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
     if extra:
         headers.update(extra)
     return headers
@@ -145,21 +147,48 @@ _KNOWN_HEADERS = frozenset(
 _REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_time")
 
 
+def _envelope_constructor() -> Callable[..., Envelope]:
+    """An `Envelope` from its eleven fields in order, set straight into the slots: the consumer
+    builds one per event, and the frozen dataclass's `__init__` (an `object.__setattr__` per
+    field) costs more than decoding the headers. Same object, same frozenness afterwards."""
+    names = [f.name for f in fields(Envelope)]
+    assert len(names) == 11, "update the setters below with the envelope's fields"
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10 = (Envelope.__dict__[name].__set__ for name in names)
+    new = object.__new__
+
+    def construct(
+        a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any, a8: Any, a9: Any, a10: Any
+    ) -> Envelope:
+        env = new(Envelope)
+        s0(env, a0), s1(env, a1), s2(env, a2), s3(env, a3), s4(env, a4), s5(env, a5)
+        s6(env, a6), s7(env, a7), s8(env, a8), s9(env, a9), s10(env, a10)
+        return env
+
+    return construct
+
+
+_envelope = _envelope_constructor()
+
+
 def decode(key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
+    """The envelope of one Kafka record, or `UndecodableEvent` with the reason. Runs once per
+    consumed event, so it reads each header once and checks the common case first."""
     try:
         raw: dict[str, str] = {k: v.decode() for k, v in headers} if headers else {}
     except (UnicodeDecodeError, AttributeError):
         raise UndecodableEvent("a header value is not UTF-8 bytes") from None
-    if raw.get("ce_specversion") != SPECVERSION:
-        raise UndecodableEvent(f"ce_specversion is {raw.get('ce_specversion')!r}, expected '1.0'")
-    missing = [h for h in _REQUIRED_HEADERS if not raw.get(h)]
-    if missing:
+    get = raw.get
+    event_id, source, event_type, time_text = get("ce_id"), get("ce_source"), get("ce_type"), get("ce_time")
+    if get("ce_specversion") != SPECVERSION:
+        raise UndecodableEvent(f"ce_specversion is {get('ce_specversion')!r}, expected '1.0'")
+    if not (event_id and source and event_type and time_text):
+        missing = [h for h in _REQUIRED_HEADERS if not get(h)]
         raise UndecodableEvent(f"missing CloudEvents headers: {', '.join(missing)}")
-    content_type = raw.get("content-type", CONTENT_TYPE)
-    if not content_type.startswith(CONTENT_TYPE):
+    content_type = get("content-type")
+    if content_type is not None and not content_type.startswith(CONTENT_TYPE):
         raise UndecodableEvent(f"content-type {content_type!r} is not application/json")
     try:
-        time = datetime.fromisoformat(raw["ce_time"])
+        time = datetime.fromisoformat(time_text)
     except ValueError:
         raise UndecodableEvent("ce_time is not an RFC 3339 timestamp") from None
     if value is None:
@@ -170,17 +199,17 @@ def decode(key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
         raise UndecodableEvent("the value is not valid JSON") from None
     if type(data) is not dict:
         raise UndecodableEvent("the value is not a JSON object")
-    extra = raw.keys() - _KNOWN_HEADERS
-    return Envelope(
-        id=raw["ce_id"],
-        source=raw["ce_source"],
-        type=raw["ce_type"],
-        time=time,
-        subject=raw.get("ce_subject") or (key.decode(errors="replace") if key else ""),
-        data=data,
-        dataschema=raw.get("ce_dataschema"),
-        correlation_id=raw.get("ce_correlationid"),
-        causation_id=raw.get("ce_causationid"),
-        traceparent=raw.get("traceparent"),
-        extra_headers={k: raw[k] for k in extra} if extra else {},
+    return _envelope(
+        event_id,
+        source,
+        event_type,
+        time,
+        get("ce_subject") or (key.decode(errors="replace") if key else ""),
+        data,
+        get("ce_dataschema"),
+        get("ce_correlationid"),
+        get("ce_causationid"),
+        get("traceparent"),
+        # A fresh dict per envelope, as the dataclass default gives, when there are extra headers.
+        {} if _KNOWN_HEADERS.issuperset(raw) else {k: v for k, v in raw.items() if k not in _KNOWN_HEADERS},
     )

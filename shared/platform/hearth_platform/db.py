@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -95,6 +96,13 @@ class Database:
         await self.engine.dispose()
 
 
+# (event_id, aggregatetype, aggregateid, type, topic, payload JSON, headers): one outbox row.
+_Staged = tuple[str, str, str, str, str, str, dict[str, str]]
+_OUTBOX_COLUMNS = ("event_id", "aggregatetype", "aggregateid", "type", "topic", "payload", "headers")
+#: From this many events, a unit of work writes its outbox rows with COPY rather than INSERT.
+COPY_FROM_ROWS = 50
+
+
 @functools.cache
 def _event_meta(event_class: type[Event]) -> tuple[str, str, str]:
     """(CloudEvents type, dataschema, topic) of an event class, computed once per class."""
@@ -109,8 +117,8 @@ class UnitOfWork:
         self.db = db
         self.conn = conn
         self.trace = trace
-        self._staged: list[dict[str, Any]] = []
-        self._time: datetime | None = None
+        self._staged: list[_Staged] = []
+        self._time: str | None = None
 
     def publish(
         self,
@@ -136,8 +144,9 @@ class UnitOfWork:
         event_id = new_id()
         subject = event.subject()
         if self._time is None:
-            # One transaction, one moment: every event it stages happened when it commits.
-            self._time = datetime.now(UTC)
+            # One transaction, one moment: every event it stages happened when it commits
+            # (formatted once, not once per event).
+            self._time = datetime.now(UTC).isoformat()
         headers = ce_headers(
             id=event_id,
             source=self.db.source,
@@ -150,22 +159,56 @@ class UnitOfWork:
             traceparent=traceparent or new_traceparent(),
         )
         self._staged.append(
-            {
-                "event_id": event_id,
-                "aggregatetype": aggregatetype or event.name,
-                "aggregateid": subject,
-                "type": event_type,
-                "topic": topic,
-                "payload": orjson.Fragment(event.model_dump_json(exclude_none=True)),
-                "headers": headers,
-            }
+            (
+                event_id,
+                aggregatetype or event.name,
+                subject,
+                event_type,
+                topic,
+                event.model_dump_json(exclude_none=True),
+                headers,
+            )
         )
         return event_id
 
     async def flush(self) -> None:
-        if self._staged:
-            await self.conn.execute(self.db.platform.outbox_insert, {"rows": json_rows(self._staged)})
-            self._staged = []
+        """Write the staged events to the outbox, in the order they were published: a few in one
+        INSERT, a consumer batch's worth by COPY (a third less database time per row)."""
+        if not self._staged:
+            return
+        if len(self._staged) < COPY_FROM_ROWS:
+            rows = [
+                {
+                    "event_id": event_id,
+                    "aggregatetype": aggregatetype,
+                    "aggregateid": aggregateid,
+                    "type": event_type,
+                    "topic": topic,
+                    "payload": orjson.Fragment(payload),
+                    "headers": headers,
+                }
+                for event_id, aggregatetype, aggregateid, event_type, topic, payload, headers in self._staged
+            ]
+            await self.conn.execute(self.db.platform.outbox_insert, {"rows": json_rows(rows)})
+        else:
+            await self._copy_to_outbox()
+        self._staged = []
+
+    async def _copy_to_outbox(self) -> None:
+        driver = (await self.conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        if not driver.is_in_transaction():
+            # SQLAlchemy opens the transaction with the first statement: the rows must be in it.
+            await self.conn.execute(text("SELECT 1"))
+        records = [(*row[:6], _json(row[6])) for row in self._staged]
+        try:
+            await driver.copy_records_to_table(
+                "outbox", schema_name=self.db.platform.schema, columns=_OUTBOX_COLUMNS, records=records
+            )
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+            # Past SQLAlchemy, so it did not see the connection go: the pool must not lend it again.
+            await self.conn.invalidate()
+            raise
 
     async def commit(self) -> None:
         await self.flush()

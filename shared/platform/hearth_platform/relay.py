@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import zlib
+from collections import Counter
 from typing import Any
 
 import asyncpg
@@ -143,8 +144,8 @@ class Relay:
                 raise
         self.broker_ok = True
         await conn.execute(self._mark, [row["id"] for row in rows])
-        for row in rows:
-            EVENTS_PRODUCED.labels(self.service, row["topic"], row["type"]).inc()
+        for (topic, event_type), n in Counter((row["topic"], row["type"]) for row in rows).items():
+            EVENTS_PRODUCED.labels(self.service, topic, event_type).inc(n)
         self.published += len(rows)
         return len(rows)
 

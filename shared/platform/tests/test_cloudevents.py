@@ -1,3 +1,4 @@
+from dataclasses import FrozenInstanceError
 from datetime import date
 from decimal import Decimal
 
@@ -88,3 +89,28 @@ def test_decode_round_trips_an_encoded_event():
 def test_decode_names_what_is_wrong(headers, value, reason):
     with pytest.raises(UndecodableEvent, match=reason):
         decode(b"k", value, headers)
+
+
+def test_decode_keeps_headers_it_does_not_know_and_the_envelope_stays_frozen():
+    env = new_envelope(_accrual(), source="/hearth/billing", causation_id="cause-1")
+    key, value, headers = encode(env)
+    decoded = decode(key, value, [*headers, ("x-tenant", b"plan-7")])
+    assert decoded.extra_headers == {"x-tenant": "plan-7"}
+    assert (decoded.id, decoded.causation_id, decoded.time) == (env.id, "cause-1", env.time)
+    assert decode(key, value, headers).extra_headers == {}
+    with pytest.raises(FrozenInstanceError):
+        decoded.subject = "M-18"  # type: ignore[misc]
+
+
+def test_decode_refuses_a_header_that_is_not_utf8_and_a_content_type_other_than_json():
+    key, value, headers = encode(new_envelope(_accrual(), source="/hearth/billing"))
+    with pytest.raises(UndecodableEvent, match="not UTF-8"):
+        decode(key, value, [*headers, ("x-blob", b"\xff\xfe")])
+    other = [(k, b"text/plain" if k == "content-type" else v) for k, v in headers]
+    with pytest.raises(UndecodableEvent, match="text/plain"):
+        decode(key, value, other)
+
+
+def test_an_event_without_a_subject_header_takes_its_subject_from_the_key():
+    key, value, headers = encode(new_envelope(_accrual(), source="/hearth/billing"))
+    assert decode(key, value, [(k, v) for k, v in headers if k != "ce_subject"]).subject == "M-17"
