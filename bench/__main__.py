@@ -94,13 +94,14 @@ def _pipeline(ctx: BenchContext) -> list[Row]:
     return [
         (
             "service pipeline: consume + inbox + handler + outbox, committed (1 replica)",
-            f"{pipe['consumed_per_s_one_replica']:,}/s",
+            f"{pipe['consumed_per_s_one_replica']:,}/s "
+            f"({pipe['replica_cpu_us_per_event_one_replica']} us CPU/event)",
             f"raw consume {raw['consume_per_s']:,}/s",
             "-",
         ),
         (
             "service pipeline, 2 replicas in one consumer group",
-            f"{pipe['consumed_per_s']:,}/s",
+            f"{pipe['consumed_per_s']:,}/s ({pipe['replica_cpu_us_per_event']} us CPU/event a replica)",
             f"raw consume {raw['consume_per_s']:,}/s (ratio {pipe['ratio_to_raw_consume']})",
             ">= 10,000/s and >= 0.1 of raw (issue 2)",
             met(pipe["consumed_per_s"] >= 10_000 and pipe["ratio_to_raw_consume"] >= 0.1),
