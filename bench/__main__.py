@@ -28,7 +28,7 @@ from .kafka_raw import kafka_raw
 from .month_close import rows as month_close_rows
 from .pipeline import pipeline
 from .quality_measures import rows as quality_measures_rows
-from .readme_table import Row
+from .readme_table import Row, met
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -73,10 +73,6 @@ class BenchContext:
     @property
     def token(self) -> str:
         return self.headers["authorization"].removeprefix("Bearer ")
-
-
-def met(condition: bool) -> str:
-    return "yes" if condition else "no"
 
 
 def _kafka_rows(ctx: BenchContext) -> list[Row]:

@@ -21,6 +21,7 @@ from hearth_platform.db import asyncpg_dsn
 from hearth_referral.claims_layout import CLAIM_CSV_COLUMNS
 
 from .http_load import serve, wait_ok
+from .readme_table import met
 
 LINES_PER_MEMBER = 20
 SICK_SHARE = 0.03
@@ -184,7 +185,7 @@ def case_finding(env: dict[str, str], log_dir: Path, lines: int = 5_000_000) -> 
     }
 
 
-def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
+def rows(ctx: Any) -> list[tuple[str, ...]]:
     """The benchmark as `python -m bench --only case_finding` runs it (ctx: BenchContext)."""
     from bench.__main__ import write
 
@@ -195,6 +196,7 @@ def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
             f"case-finding over {result['claim_lines']:,} claim lines (COPY, score in SQL, refer)",
             f"{result['seconds']} s ({result['lines_per_s']:,} lines/s, {result['referred']:,} referred)",
             f"raw COPY {result['raw_copy_seconds']} s ({result['raw_copy_lines_per_s']:,} lines/s)",
-            "<= 120 s for 5,000,000 lines",
+            "<= 120 s for 5,000,000 lines (issue 3)",
+            met(result["seconds"] <= 120 and result["claim_lines"] >= 5_000_000),
         )
     ]

@@ -31,6 +31,7 @@ from hearth_eligibility.x12.one_pass import read_checked
 from hearth_eligibility.x12.validation import read_validated
 
 from .http_load import wait_ok, wrk
+from .readme_table import met
 
 # The service and its bare baseline run with the same number of uvicorn workers.
 WORKERS = 2
@@ -188,7 +189,7 @@ def eligibility(env: dict[str, str], log_dir: Path, *, members: int, seconds: in
     return result
 
 
-def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
+def rows(ctx: Any) -> list[tuple[str, ...]]:
     from bench.__main__ import write
 
     result = eligibility(
@@ -204,7 +205,8 @@ def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
                 f"{WORKERS} uvicorn workers)",
                 f"{check['requests_per_s']:,}/s p99 {check.get('p99_ms')} ms",
                 f"bare FastAPI GET ({WORKERS} workers) {bare['requests_per_s']:,}/s p99 {bare.get('p99_ms')} ms",
-                ">= 3,000/s, p99 < 20 ms",
+                ">= 3,000/s, p99 < 20 ms (issue 4)",
+                met(check["requests_per_s"] >= 3_000 and (check.get("p99_ms") or 1e9) < 20),
             )
         )
     load, copy = result["load_834"], result["copy_baseline"]
@@ -215,7 +217,8 @@ def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
             f"rules {result['rules_validation_only']['members_per_s']:,}/s, "
             f"pyx12 {result['pyx12_validation_only']['members_per_s']:,}/s)",
             f"raw COPY {copy['seconds']} s ({copy['rows_per_s']:,} rows/s)",
-            "100,000 members <= 30 s",
+            "100,000 members <= 30 s (issue 4)",
+            met(load["seconds"] * 100_000 / result["members"] <= 30 and result["members"] >= 100_000),
         )
     )
     return rows

@@ -25,6 +25,7 @@ from hearth_devstack.processes import free_ports
 from hearth_devstack.tokens import bearer_headers, dev_keys_dir, jwks_url
 
 from .http_load import serve, wait_ok
+from .readme_table import met
 
 MONTH = "2031-03"
 FIRST, LAST = "2031-03-01", "2031-03-31"
@@ -237,11 +238,12 @@ def month_close(env: dict[str, str], log_dir: Path, *, members: int) -> dict[str
     }
 
 
-def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
+def rows(ctx: Any) -> list[tuple[str, ...]]:
     from bench.__main__ import write
 
     result = month_close(ctx.env, ctx.logs, members=int(1_000_000 * ctx.scale))
     write("month_close", result)
+    full = result["member_months"] >= 1_000_000
     return [
         (
             f"month close, {result['member_months']:,} member-months "
@@ -250,7 +252,14 @@ def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
             f"raw SQL aggregate {result['raw_aggregate_seconds']} s "
             f"(raw write of the same rows, no index: {result['raw_write_seconds']} s to a temporary "
             f"table, {result['raw_durable_write_seconds']} s to an ordinary one)",
-            "<= 20 s and <= 3x raw",
+            "<= 20 s and <= 3x raw (issue 5)",
+            met(result["close_seconds"] <= 20 and result["ratio_to_raw"] <= 3 and full),
         ),
-        ("repeat close of the same month", f"{result['repeat_close_seconds']} s", "-", "<= 2 s"),
+        (
+            "repeat close of the same month",
+            f"{result['repeat_close_seconds']} s",
+            "-",
+            "<= 2 s (issue 5)",
+            met(result["repeat_close_seconds"] <= 2 and full),
+        ),
     ]

@@ -20,6 +20,10 @@ END = "<!-- bench:end -->"
 Row = tuple[str, ...]
 
 
+def met(condition: bool) -> str:
+    return "yes" if condition else "no"
+
+
 def load_average() -> float:
     return round(os.getloadavg()[0], 1)
 
