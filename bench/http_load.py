@@ -27,6 +27,10 @@ request = function()
 end
 """
 
+#: Issue 3: p99 under 50 ms at a steady 500 requests a second.
+STEADY_RATE = 500
+STEADY_CONNECTIONS = 50
+
 _LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
@@ -72,6 +76,38 @@ def run_wrk(
     return wrk(url, script, seconds=seconds, connections=connections, token=token)
 
 
+#: A steady offered rate (wrk has no constant-rate mode): each connection waits a random delay
+#: (uniform, mean `connections / rate`) before each request, so the connections together offer
+#: about `rate` requests a second whatever the server's speed, as long as a response takes much
+#: less than that mean delay. wrk then reports the latency of each request from its send.
+_STEADY = """
+INTERVAL_MS = {interval_ms}
+delay = function()
+  return math.random(0, 2 * INTERVAL_MS)
+end
+"""
+
+
+def run_steady(
+    url: str,
+    path: str,
+    *,
+    rate: int,
+    seconds: int,
+    connections: int,
+    run_id: str,
+    token: str = "",
+) -> dict[str, Any]:
+    """POST new referrals at about `rate` requests a second; the achieved rate and latencies."""
+    script = (
+        f'RUN = "{run_id}"\nPATH = "{path}"\n'
+        + _LUA
+        + _STEADY.format(interval_ms=round(1000 * connections / rate))
+    )
+    result = wrk(url, script, seconds=seconds, connections=connections, token=token)
+    return {**result, "offered_per_s": rate, "connections": connections}
+
+
 def serve(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -111,7 +147,8 @@ def http_endpoints(
     """The bare endpoint, then `POST /referrals` in the two ways a deployment runs the referral
     service: relay inside the API process (`make up`), and API with HEARTH_RELAY_ENABLED=false
     beside a relay process (`python -m hearth_platform.relay referral`). Events are published in
-    both, on the same machine, during the measurement."""
+    both, on the same machine, during the measurement. Each layout is loaded flat out (the
+    throughput), then at a steady 500 requests a second (the latency there)."""
     (bare_port,) = free_ports(1)
     bare = serve("bench.bare_app:app", bare_port, env, log_dir / "bare.log")
     try:
@@ -155,6 +192,15 @@ def http_endpoints(
                 seconds=seconds,
                 connections=connections,
                 run_id=run_id,
+                token=token,
+            )
+            results[layout]["steady"] = run_steady(
+                f"http://127.0.0.1:{port}",
+                "/referrals",
+                rate=STEADY_RATE,
+                seconds=seconds,
+                connections=STEADY_CONNECTIONS,
+                run_id=run_id + "s",
                 token=token,
             )
         finally:

@@ -71,3 +71,65 @@ async def test_the_cli_sends_a_large_list_in_chunks_and_reports_errors_by_file_l
     text = out.decode()
     assert "imported 4499, linked to an open referral 0, lines with errors 1" in text
     assert "line 3101: member_id:" in text
+
+
+async def test_a_retried_list_with_the_same_idempotency_key_answers_the_same_and_imports_nothing_again(
+    stack: Stack, http
+):
+    run = uuid.uuid4().hex[:8]
+    ndjson = (
+        "".join(
+            f'{{"member_id": "K-{run}-{i}", "source": "aco", "referrer_id": "aco-3", "referral_date": "2026-11-05"}}\n'
+            for i in range(3)
+        )
+        + '{"member_id": "K-bad!", "source": "aco", "referrer_id": "aco-3", "referral_date": "2026-11-05"}\n'
+    )
+    send = lambda: http.post(  # noqa: E731
+        f"{stack.url('referral')}/referrals/import",
+        content=ndjson.encode(),
+        headers={"content-type": "application/x-ndjson", "Idempotency-Key": f"list-{run}"},
+    )
+    first, retry = await send(), await send()
+    assert first.status_code == retry.status_code == 200
+    assert first.json()["imported"] == 3 and first.json()["errors"][0]["line"] == 4
+    assert retry.json() == first.json()
+    # Without the key the same list links every member to the referral the first import made.
+    again = await http.post(
+        f"{stack.url('referral')}/referrals/import",
+        content=ndjson.encode(),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert (again.json()["imported"], again.json()["linked_to_open_referral"]) == (0, 3)
+
+
+async def test_imported_referrals_are_assigned_to_their_organizations_coordinators_by_caseload(
+    stack: Stack, http
+):
+    base = stack.url("referral")
+    tag = uuid.uuid4().hex[:8]
+    org = f"org-imp-{tag}"
+    for coordinator in (f"ca-{tag}", f"cb-{tag}"):
+        registered = await http.post(
+            f"{base}/coordinators", json={"coordinator_id": coordinator, "provider_org_id": org}
+        )
+        assert registered.status_code == 201, registered.text
+    csv = "member_id,source,referrer_id,referral_date,provider_org_id\n" + "".join(
+        f"A-{tag}-{i},aco,aco-4,2026-11-20,{org}\n" for i in range(5)
+    )
+    response = await http.post(
+        f"{base}/referrals/import", content=csv.encode(), headers={"content-type": "text/csv"}
+    )
+    assert response.json()["imported"] == 5, response.text
+    worklist = (
+        await http.get(f"{base}/worklist", params={"provider_org_id": org, "as_of": "2026-11-25"})
+    ).json()
+    # One at a time: ca (0 open, smaller id), cb (0), ca (1), cb (1), ca (2).
+    assert {
+        c["coordinator_id"]: sorted(r["member_id"] for r in c["referrals"]) for c in worklist["coordinators"]
+    } == {
+        f"ca-{tag}": [f"A-{tag}-0", f"A-{tag}-2", f"A-{tag}-4"],
+        f"cb-{tag}": [f"A-{tag}-1", f"A-{tag}-3"],
+    }
+    first_referral = worklist["coordinators"][0]["referrals"][0]["referral_id"]
+    history = (await http.get(f"{base}/referrals/{first_referral}")).json()["history"]
+    assert [(h["from"], h["to"], h["actor"]) for h in history] == [(None, "received", "aco-4")]

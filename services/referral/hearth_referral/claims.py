@@ -13,7 +13,7 @@ from hearth_platform.db import Database, TraceContext, UnitOfWork
 from hearth_platform.errors import NotFound
 from hearth_schemas import ClaimEvidence
 
-from . import handlers
+from . import intake
 from .case_finding import CaseFindingRules, leading_condition, load_case_finding_rules
 from .claims_repository import ClaimsRepository
 
@@ -31,7 +31,7 @@ async def find_cases(
         return 0
     evidence = await repo.evidence([c.member_id for c in found], as_of)
     commands = [
-        handlers.ReceiveReferral(
+        intake.ReceiveReferral(
             member_id=c.member_id,
             source="algorithm",
             referrer_id=REFERRER,
@@ -46,7 +46,7 @@ async def find_cases(
         )
         for c in found
     ]
-    intakes = await handlers.receive_referrals(uow, commands)
+    intakes = await intake.receive_referrals(uow, commands)
     by_member = {c.member_id: c for c in found}
     await repo.add_findings(
         [

@@ -19,7 +19,7 @@ from hearth_platform.db import Database, TraceContext, UnitOfWork
 from .access import serves
 from .fhir import FhirReferral
 from .fhir_task import TrackedReferral
-from .handlers import ReceiveReferral, receive_referrals
+from .intake import ReceiveReferral, receive_referrals
 from .repository import ServiceRequestRepository
 from .tables import service_requests
 

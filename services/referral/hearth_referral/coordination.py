@@ -10,45 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hearth_platform.db import Database
 from hearth_platform.errors import Conflict, Invalid
 
-from .domain import Referral, ReferralNotFound, Status, lacks_goals_of_care
+from .domain import ReferralNotFound, Status, lacks_goals_of_care
 from .repository import ReferralRepository
 from .worklist import WorklistRules, assign, load_worklist_rules, work_item
 from .worklist_repository import QueueRepository
 
 RULES = load_worklist_rules()
 SYSTEM_ACTOR = "hearth-referral"
-
-
-async def assign_new_referrals(
-    conn: AsyncConnection, new: Sequence[Referral], at: datetime
-) -> list[dict[str, Any]]:
-    """Give every new referral (not saved yet) a coordinator: of the referral's organization, else
-    of the one the member is attributed to, then the lightest caseload. Returns the assignment
-    rows to save once the referrals are. Nobody is assigned before a coordinator is registered."""
-    if not new:
-        return []
-    queue = QueueRepository(conn)
-    caseloads = await queue.caseloads()
-    if not caseloads:
-        return []
-    attributed = await queue.attributions([r.member_id for r in new if r.provider_org_id is None])
-    chosen = assign(
-        [(r.referral_id, r.provider_org_id or attributed.get(r.member_id)) for r in new], caseloads
-    )
-    rows = []
-    for referral in new:
-        assignment = chosen[referral.referral_id]
-        referral.coordinator_id = assignment.coordinator_id
-        rows.append(
-            {
-                "referral_id": referral.referral_id,
-                "coordinator_id": assignment.coordinator_id,
-                "at": at,
-                "actor": SYSTEM_ACTOR,
-                "reason": assignment.reason,
-            }
-        )
-    return rows
 
 
 async def follow_attribution(conn: AsyncConnection, decisions: Sequence[dict[str, Any]]) -> None:

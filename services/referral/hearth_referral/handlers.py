@@ -2,8 +2,6 @@
 the domain, saves, stages events in the outbox, and commits."""
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -11,107 +9,18 @@ from hearth_platform.db import Database, TraceContext, UnitOfWork
 from hearth_platform.handlers import HandlerRegistry, Received
 from hearth_schemas import (
     AssessmentCompleted,
-    ClaimEvidence,
     ClaimLineReceived,
     EligibilityDetermined,
     MemberEnrolled,
     ReferralClosed,
-    ReferralReceived,
 )
 
 from .claims_layout import CLAIM_CSV_COLUMNS, DIAGNOSIS_SEPARATOR
-from .coordination import assign_new_referrals, follow_attribution
+from .coordination import follow_attribution
 from .domain import Referral, ReferralNotFound, Status
 from .repository import ReferralRepository
-from .worklist_repository import QueueRepository
 
 handlers = HandlerRegistry()
-
-
-@dataclass(frozen=True)
-class ReceiveReferral:
-    member_id: str
-    source: str
-    referrer_id: str
-    referral_date: date
-    provider_org_id: str | None
-    goals_of_care_discussed: bool | None
-    actor: str
-    idempotency_key: str | None = None
-    trace: TraceContext | None = None
-    # The organization whose client referred (none for case-finding): it keeps seeing the referral.
-    referrer_org_id: str | None = None
-    # Case-finding's candidates carry why: the leading condition group, the claims, the rule set.
-    condition_group: str | None = None
-    evidence: tuple[ClaimEvidence, ...] | None = None
-    rule_set_version: str | None = None
-
-
-@dataclass(frozen=True)
-class Intake:
-    referral: Referral
-    created: bool
-
-
-async def receive_referrals(uow: UnitOfWork, commands: Sequence[ReceiveReferral]) -> list[Intake]:
-    """Set-based intake (HTTP requests coalesced, bulk files, case-finding): a retried
-    Idempotency-Key returns the referral it created, and a member who already has an open referral
-    is linked to it, not referred twice, also within one batch."""
-    repo = ReferralRepository(uow.conn)
-    by_key = await repo.by_idempotency_keys([c.idempotency_key for c in commands if c.idempotency_key])
-    open_referrals = await repo.open_for_members(list({c.member_id for c in commands}))
-    intakes: list[Intake] = []
-    new: list[tuple[Referral, str | None]] = []
-    now = datetime.now(UTC)
-    for cmd in commands:
-        earlier = by_key.get(cmd.idempotency_key) if cmd.idempotency_key else None
-        existing = earlier or open_referrals.get(cmd.member_id)
-        if existing is not None:
-            intakes.append(Intake(existing, created=False))
-            continue
-        referral = Referral.receive(
-            member_id=cmd.member_id,
-            source=cmd.source,
-            referrer_id=cmd.referrer_id,
-            referral_date=cmd.referral_date,
-            received_at=now,
-            provider_org_id=cmd.provider_org_id,
-            goals_of_care_discussed=cmd.goals_of_care_discussed,
-            actor=cmd.actor,
-        )
-        open_referrals[cmd.member_id] = referral
-        if cmd.idempotency_key:
-            by_key[cmd.idempotency_key] = referral
-        new.append((referral, cmd.idempotency_key))
-        intakes.append(Intake(referral, created=True))
-        uow.publish(
-            ReferralReceived(
-                referral_id=referral.referral_id,
-                member_id=referral.member_id,
-                source=referral.source,  # type: ignore[arg-type]
-                referrer_id=referral.referrer_id,
-                referral_date=referral.referral_date,
-                received_at=referral.received_at,
-                provider_org_id=referral.provider_org_id,
-                goals_of_care_discussed=referral.goals_of_care_discussed,
-                condition_group=cmd.condition_group,
-                evidence=list(cmd.evidence) if cmd.evidence is not None else None,
-                rule_set_version=cmd.rule_set_version,
-            ),
-            trace=cmd.trace,
-            aggregatetype="referral",
-        )
-    assigned = await assign_new_referrals(uow.conn, [r for r, _ in new], now)
-    await repo.add_many(new)
-    await QueueRepository(uow.conn).add_assignments(assigned)
-    await repo.add_referrers(
-        [
-            {"referral_id": i.referral.referral_id, "org_id": c.referrer_org_id}
-            for c, i in zip(commands, intakes, strict=True)
-            if c.referrer_org_id is not None
-        ]
-    )
-    return intakes
 
 
 async def record_assessment(db: Database, referral_id: str, findings: dict[str, Any], actor: str) -> str:

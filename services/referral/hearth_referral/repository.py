@@ -3,12 +3,10 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, text, true, update
+from sqlalchemy import ColumnElement, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hearth_platform.db import json_rows
-
-from .domain import OPEN, Referral, Status, lacks_goals_of_care
+from .domain import Referral, Status, lacks_goals_of_care
 from .fhir_task import TrackedReferral
 from .tables import assessments, referrals, service_requests, transitions
 
@@ -40,62 +38,6 @@ class ReferralRepository:
             query = query.with_for_update()
         row = (await self.conn.execute(query)).first()
         return _referral(row) if row else None
-
-    async def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, Referral]:
-        if not keys:
-            return {}
-        rows = await self.conn.execute(select(referrals).where(referrals.c.idempotency_key.in_(list(keys))))
-        return {row.idempotency_key: _referral(row) for row in rows}
-
-    async def open_for_members(self, member_ids: Sequence[str]) -> dict[str, Referral]:
-        """Each member's open referral (at most one, by a partial unique index), locked."""
-        rows = await self.conn.execute(
-            select(referrals)
-            .where(
-                referrals.c.member_id.in_(list(member_ids)), referrals.c.status.in_([s.value for s in OPEN])
-            )
-            .with_for_update()
-        )
-        return {row.member_id: _referral(row) for row in rows}
-
-    async def add_many(self, new: Sequence[tuple[Referral, str | None]]) -> None:
-        if not new:
-            return
-        await self.conn.execute(
-            insert(referrals),
-            [
-                {
-                    "referral_id": r.referral_id,
-                    "member_id": r.member_id,
-                    "source": r.source,
-                    "referrer_id": r.referrer_id,
-                    "referral_date": r.referral_date,
-                    "received_at": r.received_at,
-                    "provider_org_id": r.provider_org_id,
-                    "goals_of_care_discussed": r.goals_of_care_discussed,
-                    "status": r.status.value,
-                    "idempotency_key": key,
-                    "coordinator_id": r.coordinator_id,
-                }
-                for r, key in new
-            ],
-        )
-        await self._save_transitions([r for r, _ in new])
-
-    async def add_referrers(self, rows: Sequence[dict[str, str]]) -> None:
-        """Record who referred (one multi-row statement); an organization referring again is a no-op."""
-        if rows:
-            await self.conn.execute(
-                text(
-                    """
-                    INSERT INTO referral.referral_referrers (referral_id, org_id)
-                    SELECT referral_id, org_id
-                    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(referral_id text, org_id text)
-                    ON CONFLICT DO NOTHING
-                    """
-                ),
-                {"rows": json_rows(list(rows))},
-            )
 
     async def save(self, referral: Referral) -> None:
         await self.conn.execute(

@@ -94,6 +94,16 @@ service_requests = Table(
     Column("referrer_org_id", Text, index=True),
 )
 
+# A referral list imported with an Idempotency-Key (scoped to the sender's organization) and what
+# the import answered: a retry with the same key answers the same, and imports nothing again.
+referral_imports = Table(
+    "referral_imports",
+    metadata,
+    Column("idempotency_key", Text, primary_key=True),
+    Column("answer", JSONB),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+)
+
 # Every organization whose client referred the member into this referral (the one that created it
 # and any whose later referral was linked to it): each keeps seeing its referral's status.
 referral_referrers = Table(

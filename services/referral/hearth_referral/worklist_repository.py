@@ -60,19 +60,16 @@ class QueueRepository:
             )
         ).first()
 
-    async def attributions(self, member_ids: Sequence[str]) -> dict[str, str]:
-        if not member_ids:
-            return {}
-        rows = await self.conn.execute(
-            select(member_attributions).where(member_attributions.c.member_id.in_(list(member_ids)))
-        )
-        return {r.member_id: r.provider_org_id for r in rows}
-
     async def attribute(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Remember the organization each member is attributed to; a newer decision wins."""
-        if not rows:
+        """Remember the organization each member is attributed to; a newer decision wins (also
+        within one batch: Postgres refuses to upsert one row twice in a statement)."""
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if row["member_id"] not in latest or latest[row["member_id"]]["as_of"] <= row["as_of"]:
+                latest[row["member_id"]] = row
+        if not latest:
             return
-        stmt = pg_insert(member_attributions).values(list(rows))
+        stmt = pg_insert(member_attributions).values(list(latest.values()))
         await self.conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[member_attributions.c.member_id],
@@ -80,10 +77,6 @@ class QueueRepository:
                 where=member_attributions.c.as_of <= stmt.excluded.as_of,
             )
         )
-
-    async def add_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.conn.execute(insert(assignments), list(rows))
 
     async def reassign(
         self, referral_id: str, coordinator_id: str, *, at: datetime, actor: str, reason: str

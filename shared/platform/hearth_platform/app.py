@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .audit import AuditTrail, audit_router
-from .auth import Authenticator, MethodScope
+from .auth import Authenticator, MethodScope, document_bearer
 from .coalesce import C, Coalescer, R, SetBased
 from .consumer import Consumer, is_infrastructure_fault
 from .db import Database, TraceContext, current_trace
@@ -112,6 +112,8 @@ SECURITY_HEADERS = [
 #: Not on the interactive docs, whose page loads Swagger UI's script and styles.
 API_CONTENT_SECURITY_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc")
+#: The operational endpoints that answer without a token.
+OPEN_PATHS = ("/health", "/health/live", "/metrics")
 
 
 class RequestContext:
@@ -125,9 +127,13 @@ class RequestContext:
         self.service = service
         self.max_bytes = max_bytes
         self.bulk_paths = bulk_paths or {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def limit(self, path: str) -> int:
-        return next((n for prefix, n in self.bulk_paths.items() if path.startswith(prefix)), self.max_bytes)
+        for prefix, n in self.bulk_paths.items():
+            if path.startswith(prefix):
+                return n
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -181,8 +187,22 @@ class RequestContext:
                     purpose=headers.get(b"x-purpose-of-use", b"").decode(errors="replace") or None,
                     correlation_id=correlation,
                 )
-            HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
-            HTTP_SECONDS.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
+            requests, seconds = self._metrics(scope["method"], route, status)
+            requests.inc()
+            seconds.observe(time.perf_counter() - started)
+
+    def _metrics(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram of (method, route, status): looked up by the
+        client library once, then from a dict (its `labels()` costs more than a request's audit)."""
+        key = (method, route, status)
+        found = self._children.get(key)
+        if found is None:
+            found = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_SECONDS.labels(self.service, method, route),
+            )
+            self._children[key] = found
+        return found
 
 
 def _limited(receive: Receive, limit: int, message: str) -> Receive:
@@ -256,6 +276,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         description=definition.description,
         version="0.1.0",
         lifespan=lifespan,
+        # Hearth's own spans (tracing.py) and metrics (metrics.py) cover HTTP; FastAPI's native
+        # telemetry would record each request twice and costs a provider lookup per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     add_exception_handlers(app)
     configured = settings or get_settings()
@@ -311,4 +334,12 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     for router in definition.routers:
         app.include_router(router, dependencies=[guard])
     app.include_router(audit_router())
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_bearer(generate_openapi(), OPEN_PATHS)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

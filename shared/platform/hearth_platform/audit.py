@@ -63,9 +63,15 @@ class AuditTrail:
         if len(self._rows) >= MAX_BUFFER:
             log.error("audit buffer full; the database has been unreachable too long")
             return
+        # A percent-encoded NUL decodes into the path, and Postgres text cannot hold it: one such
+        # row would fail every later batch.
+        if "\x00" in path:
+            path = path.replace("\x00", "\ufffd")
+        if member_id is not None and "\x00" in member_id:
+            member_id = member_id.replace("\x00", "\ufffd")
         self._rows.append(
             {
-                "at": datetime.now(UTC).isoformat(),
+                "at": datetime.now(UTC),  # orjson writes it as RFC 3339 when the batch is sent
                 "client": principal.client,
                 "org": principal.org,
                 "org_type": principal.org_type,

@@ -208,13 +208,48 @@ async def authenticate(
     """The caller of `request` when its token is valid and grants `scope`; metered per client."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+    return await _authenticate_token(request, credentials.credentials, scope)
+
+
+async def _authenticate_token(request: Request, token: str | None, scope: str) -> Principal:
+    if not token:
+        raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
     authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.principal(credentials.credentials)
+    principal = await authenticator.principal(token)
     authenticator.rate.take(principal.client)
     if scope not in principal.scopes:
         raise Forbidden(f"the token does not grant the scope {scope}")
-    request.state.principal = principal
+    request.scope.setdefault("state", {})["principal"] = principal
     return principal
+
+
+def _bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, read as `HTTPBearer` reads it."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
+
+
+BEARER_SCHEME = "HTTPBearer"
+
+
+def document_bearer(openapi: dict[str, Any], open_paths: tuple[str, ...]) -> dict[str, Any]:
+    """Declare in an OpenAPI document that every operation outside `open_paths` needs a bearer
+    token (the guard reads the header itself rather than through an `HTTPBearer` dependency, so
+    FastAPI does not declare it)."""
+    schemes = openapi.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes.setdefault(
+        BEARER_SCHEME, {"type": "http", "scheme": "bearer", "description": _bearer.model.description}
+    )
+    for path, operations in openapi.get("paths", {}).items():
+        if path in open_paths:
+            continue
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                operation.setdefault("security", [{BEARER_SCHEME: []}])
+    return openapi
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -250,17 +285,25 @@ class MethodScope:
         self.read = read
         self.write = write
 
-    async def __call__(self, request: Request, credentials: BearerDep) -> Principal:
+    # On every request of every route: the header is read here, not through a sub-dependency
+    # (`document_bearer` declares the scheme in the OpenAPI document instead).
+    async def __call__(self, request: Request) -> Principal:
         extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
         scope = extra.get(SCOPE_OVERRIDE) or (self.read if request.method in ("GET", "HEAD") else self.write)
-        return await authenticate(request, credentials, scope)
+        return await _authenticate_token(request, _bearer_token(request), scope)
 
 
-async def _caller(request: Request) -> Principal:
-    principal = getattr(request.state, "principal", None)
+def caller_of(request: Request) -> Principal:
+    """The authenticated caller of a guarded route (what `CallerDep` gives), for a hot route that
+    saves itself the dependency."""
+    principal = request.scope.get("state", {}).get("principal")
     if principal is None:  # a route outside the service's guarded routers
         raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
     return principal  # type: ignore[no-any-return]
+
+
+async def _caller(request: Request) -> Principal:
+    return caller_of(request)
 
 
 #: The authenticated caller of a guarded route, for decisions by organization:

@@ -1,0 +1,213 @@
+"""The intake of referrals as ONE set-based statement: whatever the batch (a coalesced burst of
+`POST /referrals`, a referral list COPYed in, case-finding's candidates, FHIR ServiceRequests),
+one statement with data-modifying CTEs links or creates every referral, assigns each new one a
+coordinator, records the first transition, who referred, and stages `ReferralReceived` in the
+outbox. A database round trip costs more here than the work it carries, so the batch goes in one.
+
+The batch is a relation `staged` with the columns of `STAGED_COLUMNS` (a temporary table filled
+by COPY, or a JSON document expanded by `jsonb_to_recordset`). The rules, in the order a single
+referral would meet them:
+- a retried Idempotency-Key answers with the referral it created;
+- a member with an open referral (or one created by an earlier line of the batch) is linked to it;
+- otherwise the member's first line creates a referral, assigned to a coordinator of its
+  organization (the referral's, else the member's attributed one), else to the lightest caseload
+  overall. Within each organization, and then overall for the rest, the choice is the one-by-one
+  greedy one (fewest open referrals, then the smaller coordinator id, counting those this batch
+  hands out), computed set-based: coordinator c with n open referrals offers "slots" at levels n,
+  n+1, ...; the k-th referral takes the k-th slot in (level, coordinator id) order. Referrals
+  with an organization are placed before those without, so a mixed batch may balance slightly
+  differently than one at a time (caseloads are approximate under concurrency anyway).
+A member referred at the same moment by another transaction is answered with no referral
+(`referral_id` NULL): the caller retries, and the retry links.
+"""
+
+from hearth_schemas import ReferralReceived
+
+from .domain import OPEN
+
+#: (name, Postgres type) of the batch's columns, in COPY order.
+STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("n", "int"),
+    # Minted by the caller (hearth_platform.ids: no system call per id, unlike gen_random_uuid):
+    # the referral a line creates if it creates one, and its ReferralReceived.
+    ("referral_id", "text"),
+    ("event_id", "text"),
+    ("member_id", "text"),
+    ("source", "text"),
+    ("referrer_id", "text"),
+    ("referral_date", "date"),
+    ("provider_org_id", "text"),
+    ("goals_of_care_discussed", "boolean"),
+    ("idempotency_key", "text"),
+    ("actor", "text"),
+    ("referrer_org_id", "text"),
+    ("correlation_id", "text"),
+    ("causation_id", "text"),
+    ("traceparent", "text"),
+    # Event fields beyond the referral's own (case-finding's evidence), already JSON.
+    ("extra", "jsonb"),
+)
+OPEN_STATUSES = sorted(s.value for s in OPEN)
+EVENT_TYPE = ReferralReceived.event_type()
+EVENT_TOPIC = ReferralReceived.topic()
+ASSIGNED_BY = "hearth-referral"
+
+#: A batch sent as one JSON document (an array of objects with the staged columns).
+FROM_JSON = (
+    "jsonb_to_recordset(CAST(:rows AS jsonb)) AS x("
+    + ", ".join(f"{name} {kind}" for name, kind in STAGED_COLUMNS)
+    + ")"
+)
+
+_REFERRAL = (
+    "referral_id, member_id, source, referrer_id, referral_date, received_at, provider_org_id, "
+    "goals_of_care_discussed, status"
+)
+
+_STATEMENT = """
+WITH staged AS MATERIALIZED (
+    SELECT {columns} FROM {source}
+), earlier AS (
+    SELECT s.n, {r_referral}
+    FROM staged s JOIN referral.referrals r ON r.idempotency_key = s.idempotency_key
+    WHERE s.idempotency_key IS NOT NULL
+), open_now AS (
+    SELECT {r_referral} FROM referral.referrals r
+    WHERE r.member_id IN (SELECT member_id FROM staged) AND r.status = ANY(CAST(:open AS text[]))
+    FOR UPDATE
+), fresh AS MATERIALIZED (
+    SELECT DISTINCT ON (s.member_id) s.*,
+           coalesce(s.provider_org_id, ma.provider_org_id) AS preferred_org
+    FROM staged s
+    LEFT JOIN referral.member_attributions ma ON s.provider_org_id IS NULL AND ma.member_id = s.member_id
+    WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.n = s.n)
+      AND NOT EXISTS (SELECT 1 FROM open_now o WHERE o.member_id = s.member_id)
+    ORDER BY s.member_id, s.n
+), loads AS MATERIALIZED (
+    SELECT c.coordinator_id, c.provider_org_id,
+           (SELECT count(*) FROM referral.referrals r
+            WHERE r.coordinator_id = c.coordinator_id AND r.status = ANY(CAST(:open AS text[])))::int AS n
+    FROM referral.coordinators c
+    WHERE c.active AND EXISTS (SELECT 1 FROM fresh)
+), in_org AS (
+    SELECT f.n AS line, f.preferred_org AS org,
+           row_number() OVER (PARTITION BY f.preferred_org ORDER BY f.n) AS k
+    FROM fresh f WHERE f.preferred_org IN (SELECT provider_org_id FROM loads)
+), org_top AS (
+    SELECT l.provider_org_id AS org,
+           least(min(l.n) + d.cnt - 1, max(l.n) + (d.cnt + count(*) - 1) / count(*)) AS top
+    FROM loads l JOIN (SELECT org, count(*) AS cnt FROM in_org GROUP BY org) d ON d.org = l.provider_org_id
+    GROUP BY l.provider_org_id, d.cnt
+), org_slots AS (
+    SELECT l.provider_org_id AS org, l.coordinator_id, lvl,
+           row_number() OVER (PARTITION BY l.provider_org_id ORDER BY lvl, l.coordinator_id) AS k
+    FROM loads l JOIN org_top t ON t.org = l.provider_org_id
+    CROSS JOIN LATERAL generate_series(l.n, t.top) AS lvl
+), org_assigned AS (
+    SELECT i.line, s.coordinator_id,
+           'attributed organization ' || i.org || ', lightest caseload (' || s.lvl || ' open)' AS reason
+    FROM in_org i JOIN org_slots s ON s.org = i.org AND s.k = i.k
+), pooled AS (
+    SELECT f.n AS line, f.preferred_org AS org, row_number() OVER (ORDER BY f.n) AS k
+    FROM fresh f WHERE NOT EXISTS (SELECT 1 FROM in_org i WHERE i.line = f.n)
+), pool_loads AS (
+    SELECT l.coordinator_id, l.n + coalesce(a.taken, 0)::int AS n
+    FROM loads l
+    LEFT JOIN (SELECT coordinator_id, count(*) AS taken FROM org_assigned GROUP BY coordinator_id) a
+      ON a.coordinator_id = l.coordinator_id
+), pool_top AS (
+    SELECT least(min(l.n) + p.cnt - 1, max(l.n) + (p.cnt + count(*) - 1) / count(*)) AS top
+    FROM pool_loads l CROSS JOIN (SELECT count(*) AS cnt FROM pooled) p
+    WHERE p.cnt > 0 GROUP BY p.cnt
+), pool_slots AS (
+    SELECT l.coordinator_id, lvl, row_number() OVER (ORDER BY lvl, l.coordinator_id) AS k
+    FROM pool_loads l CROSS JOIN pool_top t CROSS JOIN LATERAL generate_series(l.n, t.top) AS lvl
+), pool_assigned AS (
+    SELECT p.line, s.coordinator_id,
+           CASE WHEN p.org IS NULL
+                THEN 'organization unknown; lightest caseload overall (' || s.lvl || ' open)'
+                ELSE 'no coordinator at ' || p.org || '; lightest caseload overall (' || s.lvl || ' open)'
+           END AS reason
+    FROM pooled p JOIN pool_slots s ON s.k = p.k
+), assigned AS (
+    SELECT * FROM org_assigned UNION ALL SELECT * FROM pool_assigned
+), created AS (
+    INSERT INTO referral.referrals (referral_id, member_id, source, referrer_id, referral_date,
+        received_at, provider_org_id, goals_of_care_discussed, status, idempotency_key, coordinator_id)
+    SELECT f.referral_id, f.member_id, f.source, f.referrer_id, f.referral_date, CAST(:at AS timestamptz),
+           f.provider_org_id, f.goals_of_care_discussed, 'received', f.idempotency_key, a.coordinator_id
+    FROM fresh f LEFT JOIN assigned a ON a.line = f.n
+    ORDER BY f.n
+    ON CONFLICT DO NOTHING
+    RETURNING referral_id
+), made AS MATERIALIZED (
+    SELECT f.*, a.coordinator_id, a.reason AS assignment_reason
+    FROM fresh f JOIN created c ON c.referral_id = f.referral_id LEFT JOIN assigned a ON a.line = f.n
+), history AS (
+    INSERT INTO referral.referral_transitions (referral_id, from_status, to_status, at, actor, reason)
+    SELECT referral_id, NULL, 'received', CAST(:at AS timestamptz), actor, 'referred by ' || source
+    FROM made ORDER BY n
+), queue AS (
+    INSERT INTO referral.referral_assignments (referral_id, coordinator_id, at, actor, reason)
+    SELECT referral_id, coordinator_id, CAST(:at AS timestamptz), CAST(:assigned_by AS text), assignment_reason
+    FROM made WHERE coordinator_id IS NOT NULL ORDER BY n
+), events AS (
+    INSERT INTO referral.outbox (event_id, aggregatetype, aggregateid, type, topic, payload, headers)
+    SELECT m.event_id, 'referral', m.member_id, CAST(:event_type AS text), CAST(:topic AS text),
+           jsonb_strip_nulls(jsonb_build_object(
+               'referral_id', m.referral_id, 'member_id', m.member_id, 'source', m.source,
+               'referrer_id', m.referrer_id, 'referral_date', m.referral_date,
+               'received_at', CAST(:received_at AS text), 'provider_org_id', m.provider_org_id,
+               'goals_of_care_discussed', m.goals_of_care_discussed)) || coalesce(m.extra, '{{}}'),
+           CAST(:headers AS jsonb) || jsonb_strip_nulls(jsonb_build_object(
+               'ce_id', m.event_id, 'ce_subject', m.member_id,
+               'ce_correlationid', coalesce(m.correlation_id, m.event_id),
+               'ce_causationid', m.causation_id,
+               'traceparent', coalesce(m.traceparent,
+                   '00-' || md5(m.event_id) || '-' || left(md5(m.referral_id), 16) || '-01')))
+    FROM made m ORDER BY m.n
+), answers AS (
+    SELECT s.n, e.referral_id, false AS created, e.member_id, e.source, e.referrer_id,
+           e.referral_date, e.received_at, e.provider_org_id, e.goals_of_care_discussed, e.status
+    FROM staged s JOIN earlier e ON e.n = s.n
+    UNION ALL
+    SELECT s.n, {o_referral}, false, o.member_id, o.source, o.referrer_id, o.referral_date,
+           o.received_at, o.provider_org_id, o.goals_of_care_discussed, o.status
+    FROM staged s JOIN open_now o ON o.member_id = s.member_id
+    WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.n = s.n)
+    UNION ALL
+    SELECT s.n, m.referral_id, m.n = s.n, m.member_id, m.source, m.referrer_id, m.referral_date,
+           CAST(:at AS timestamptz), m.provider_org_id, m.goals_of_care_discussed, 'received'
+    FROM staged s JOIN made m ON m.member_id = s.member_id
+    WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.n = s.n)
+), referred AS (
+    INSERT INTO referral.referral_referrers (referral_id, org_id)
+    SELECT DISTINCT a.referral_id, s.referrer_org_id
+    FROM answers a JOIN staged s ON s.n = a.n
+    WHERE s.referrer_org_id IS NOT NULL
+    ON CONFLICT DO NOTHING
+)
+{answer}
+"""
+
+#: Every line's referral, in line order (NULL where another transaction referred the member).
+ANSWER_ROWS = """SELECT s.n, a.referral_id, coalesce(a.created, false) AS created, a.member_id, a.source,
+       a.referrer_id, a.referral_date, a.received_at, a.provider_org_id, a.goals_of_care_discussed,
+       a.status
+FROM staged s LEFT JOIN answers a ON a.n = s.n ORDER BY s.n"""
+#: Only the counts (a bulk list): lines, created, linked, and lines left without a referral.
+ANSWER_COUNTS = """SELECT count(*) AS lines, count(*) FILTER (WHERE a.created) AS created,
+       count(*) FILTER (WHERE NOT a.created) AS linked, count(*) FILTER (WHERE a.n IS NULL) AS unresolved
+FROM staged s LEFT JOIN answers a ON a.n = s.n"""
+
+
+def intake_statement(source: str, answer: str) -> str:
+    """The statement over the batch in `source` (`FROM_JSON`, or a table with the staged
+    columns), answering with `answer` (`ANSWER_ROWS` or `ANSWER_COUNTS`)."""
+    return _STATEMENT.format(
+        columns=", ".join(name for name, _ in STAGED_COLUMNS),
+        source=source,
+        r_referral=", ".join(f"r.{c}" for c in _REFERRAL.split(", ")),
+        o_referral="o.referral_id",
+        answer=answer,
+    )
