@@ -63,6 +63,40 @@ def _is_unstorable_value(exc: BaseException) -> bool:
     return False
 
 
+#: SQLSTATEs of a database that is away rather than of a request at fault: connection exceptions
+#: (class 08), and a server shutting down, crashed, or not yet accepting connections (57P01-57P03).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+#: Seconds a client is told to wait before retrying while the database is away.
+RETRY_AFTER_SECONDS = "2"
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database went away (restart, failover, network): nothing of the request was stored,
+    and the same request may simply be retried."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionError | asyncpg.exceptions.ConnectionDoesNotExistError):
+            return True
+        if isinstance(seen, asyncpg.exceptions.InterfaceError) and "connection" in str(seen):
+            return True
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _unavailable() -> JSONResponse:
+    return JSONResponse(
+        error_body("database_unavailable", "the database is unavailable; retry the request"),
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(HearthError)
     async def _hearth_error(_: Request, exc: HearthError) -> JSONResponse:
@@ -88,7 +122,14 @@ def add_exception_handlers(app: FastAPI) -> None:
                 ),
                 status_code=422,
             )
+        if is_database_unavailable(exc):
+            return _unavailable()
         raise exc
+
+    @app.exception_handler(ConnectionError)
+    async def _connection(_: Request, exc: ConnectionError) -> JSONResponse:
+        # Raised unwrapped when the pool cannot even open a connection (the database is down).
+        return _unavailable()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

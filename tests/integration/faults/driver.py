@@ -76,6 +76,8 @@ class Load:
     month: str
     members: list[Member] = field(default_factory=list)
     retries: Counter[str] = field(default_factory=Counter)
+    # 5xx answers by status ("503 without Retry-After" when the retry hint is missing).
+    server_errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
 
@@ -331,6 +333,8 @@ class Driver:
                 if response.status_code < 500:
                     raise AssertionError(f"{what}: {method} {url} -> {response.status_code} {response.text}")
                 last = f"{response.status_code} {response.text[:200]}"
+                hint = response.status_code != 503 or "retry-after" in response.headers
+                load.server_errors[f"{response.status_code}{'' if hint else ' without Retry-After'}"] += 1
             if time.monotonic() > deadline:
                 raise GaveUp(f"{what}: {method} {url} still failing after {self.deadline_s:.0f}s: {last}")
             load.retries[what] += 1

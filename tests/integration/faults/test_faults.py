@@ -66,9 +66,12 @@ async def assert_invariants(
     routes = Counter(m.route for m in load.members)
     print(
         f"\n[{size.name}] {load.month} {load.org}: {len(load.members)} members {dict(routes)} "
-        f"in {load.seconds:.1f}s, client retries {dict(load.retries)}, "
+        f"in {load.seconds:.1f}s, client retries {dict(load.retries)}, 5xx {dict(load.server_errors)}, "
         f"effects settled {settled.seconds:.1f}s after; poison so far {len(poison)}"
     )
+    # A fault is answered "unavailable, retry" (503 with Retry-After) or not at all, never with an
+    # unexplained 500 that leaves a client guessing whether to retry.
+    assert set(load.server_errors) <= {"503"}, load.server_errors
     await assert_every_referral_accounted_for(stack, driver, http)
     await assert_each_effect_once(stack, driver, http)
     await close_and_assert_invoices(stack, driver, http, load)
