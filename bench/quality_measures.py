@@ -5,8 +5,9 @@ run's Postgres, after the service migrated it: 100,000 enrolments across 20 orga
 ending by death, 1% by hospice election), one referral and one assessment per member, one visit
 per member-month (disciplines and modes rotating), a survey per member every third month, an ED
 visit or an emergency admission for one member in twenty per month. Then the 12 months are
-scored through the service's real path, `POST /measures/run` for each month (load the facts,
-score every measure of the catalogue, store the run, stage PerformanceScored in the outbox).
+scored through the service's real path, `POST /measures/run` for each month (score every
+measure of the catalogue set-based in Postgres, one statement per family of measures, store the
+run, stage PerformanceScored in the outbox).
 Baseline, same run and rows: one raw SQL aggregate (member-months, visits by discipline and
 mode, top-box answers, admissions and ED visits, per organization and month).
 """
@@ -25,6 +26,7 @@ from hearth_devstack.tokens import bearer_headers
 from hearth_platform.db import asyncpg_dsn
 
 from .http_load import serve, wait_ok
+from .readme_table import met
 
 YEAR = 2025
 MONTHS = [f"{YEAR}-{m:02d}" for m in range(1, 13)]
@@ -181,7 +183,7 @@ def quality_measures(env: dict[str, str], log_dir: Path, members: int = 100_000)
     }
 
 
-def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
+def rows(ctx: Any) -> list[tuple[str, ...]]:
     """The benchmark as `python -m bench --only quality_measures` runs it (ctx: BenchContext)."""
     from bench.__main__ import write
 
@@ -193,6 +195,7 @@ def rows(ctx: Any) -> list[tuple[str, str, str, str]]:
             "(POST /measures/run per month)",
             f"{result['seconds']} s ({result['results']:,} results)",
             f"raw SQL aggregate over the same rows {result['raw_sql_aggregate_seconds']} s",
-            "<= 30 s for 100,000 members",
+            "<= 30 s for 100,000 members (issue 6)",
+            met(result["seconds"] <= 30 and result["members"] >= 100_000),
         )
     ]

@@ -54,7 +54,13 @@ async def run_until(http: httpx.AsyncClient, stack: Stack, period: str, org: str
         response = await http.post(f"{stack.url('quality')}/measures/run", json={"period": period})
         assert response.status_code == 200, response.text
         results = mine(response.json()["results"], org)
-        if results and ready(results):
+        # Measures appear as the organization's facts arrive: a referral consumed before any
+        # enrolment gives it the referral measure only, so a measure not there yet is not ready.
+        try:
+            done = bool(results) and ready(results)
+        except KeyError:
+            done = False
+        if done:
             return response.json()
         await asyncio.sleep(0.2)
     raise AssertionError(f"{org} never got the expected facts for {period}")

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 from hearth_platform.errors import Invalid
 
 from .facts import ClaimLine, Referral, Survey, Visit
+from .sql_declaration import SqlDeclaration
 
 RATE_PLACES = Decimal("0.000001")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -185,6 +186,8 @@ class Measure:
     exclusions: CasePredicate = never
     minimum_denominator: int = 1
     period_kinds: tuple[str, ...] = ("month", "quarter")
+    # The same measure as set-based SQL (set_based.py): how a period is scored at scale.
+    sql: SqlDeclaration | None = None
 
     def __post_init__(self) -> None:
         check_declaration(self.measure_id, self.version, self.minimum_denominator)
@@ -252,7 +255,7 @@ class Population:
         return cls(
             tuple(enrolments),
             {
-                m: tuple(sorted(items, key=lambda a: a.assessed_on))
+                m: tuple(sorted(items, key=lambda a: (a.assessed_on, a.assessment_id)))
                 for m, items in _by_member(assessments).items()
             },
             {m: tuple(items) for m, items in _by_member(visits).items()},

@@ -4,9 +4,11 @@ Consumed facts (enrolments, disenrolments, tier changes, assessments, claim line
 set-based: one multi-row upsert per run of events, whatever order they arrive in. Visits and
 surveys come from provider organizations over HTTP and are checked against the member's
 enrolments with the organization before they are stored. `MonthClosed` scores the month
-for every organization with enrolled members; `run_measures` does the same on demand. Each
-computation is a new run of the period whose results become current and go out as
-`PerformanceScored`, in the same transaction.
+for every organization with enrolled members; `run_measures` does the same on demand. A period
+is scored set-based in Postgres (scores_repository.py); one member's own scores (individual
+MeasureReports) by the in-memory engine over that member's facts. Each computation is a new run
+of the period whose results become current and go out as `PerformanceScored`, in the same
+transaction.
 """
 
 import logging
@@ -37,6 +39,7 @@ from .intake import check_reported_on
 from .measures import CATALOGUE, LOOKBACK_DAYS
 from .repository import FactRepository
 from .runs_repository import LateFactRepository, ResultRepository
+from .scores_repository import SetBasedScores
 
 log = logging.getLogger("hearth.quality")
 handlers = HandlerRegistry()
@@ -61,8 +64,7 @@ async def _compute(
     results_repo = ResultRepository(uow.conn)
     await results_repo.lock_period(period_label)
     computed_at = datetime.now(UTC)
-    population = await FactRepository(uow.conn).population(period, LOOKBACK_DAYS)
-    scores = score_all(CATALOGUE, population, period_label)
+    scores = await SetBasedScores(uow.conn).score(CATALOGUE, period, LOOKBACK_DAYS)
     run = await results_repo.start_run(
         period_label, trigger, caused_by.id if caused_by else None, computed_at
     )

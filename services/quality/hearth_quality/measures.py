@@ -18,6 +18,7 @@ from .measures_experience import feeling_heard_measures
 from .measures_outcomes import days_at_home, hospice_transition
 from .measures_utilization import utilization_measures
 from .measures_visits import visit_measures
+from .sql_declaration import SqlDeclaration
 
 PARAMETERS: Mapping[str, Any] = tomllib.loads((Path(__file__).parent / "measures.toml").read_text())
 
@@ -55,9 +56,18 @@ class DocumentedWithinWindow:
         return ended is not None and ended <= self.window_end(case) and not self.met(case, period)
 
 
-def documented_within_window(
-    measure_id: str, title: str, documented: Callable[[Assessment], bool], params: Mapping[str, Any]
-) -> Measure:
+def documented_within_window(measure_id: str, title: str, params: Mapping[str, Any]) -> Measure:
+    """`params["documented_by"]` names the assessment findings (MIPS #047: for the advance care
+    plan, an advance directive on file or a documented goals-of-care conversation), any of which
+    documents the care process."""
+    findings = tuple(params["documented_by"])
+    unknown = set(findings) - set(Assessment.__dataclass_fields__)
+    if not findings or unknown:
+        raise ValueError(f"{measure_id}: documented_by names no assessment finding {sorted(unknown)}")
+
+    def documented(a: Assessment) -> bool:
+        return any(getattr(a, f) for f in findings)
+
     rule = DocumentedWithinWindow(documented, int(params["window_days"]))
     return Measure(
         measure_id=measure_id,
@@ -67,17 +77,10 @@ def documented_within_window(
         exclusions=rule.left_within_window_without_it,
         numerator=rule.met,
         minimum_denominator=int(params["minimum_denominator"]),
+        sql=SqlDeclaration(
+            "documented_within_window", {"window_days": rule.window_days, "documented_by": findings}
+        ),
     )
-
-
-def _surrogate_identified(a: Assessment) -> bool:
-    return a.surrogate_identified
-
-
-def _advance_care_plan(a: Assessment) -> bool:
-    """MIPS #047: an advance care plan or a surrogate decision maker documented; here an
-    advance directive on file or a documented goals-of-care conversation."""
-    return a.advance_directive_on_file or a.goals_of_care_documented
 
 
 def catalogue(params: Mapping[str, Any]) -> tuple[Scorable, ...]:
@@ -86,13 +89,11 @@ def catalogue(params: Mapping[str, Any]) -> tuple[Scorable, ...]:
         documented_within_window(
             "surrogate-identified",
             "Surrogate decision maker identified",
-            _surrogate_identified,
             params["surrogate_identified"],
         ),
         documented_within_window(
             "advance-care-plan-documented",
             "Advance directive on file or goals of care documented",
-            _advance_care_plan,
             params["advance_care_plan"],
         ),
         *feeling_heard_measures(params["feeling_heard"]),

@@ -24,6 +24,7 @@ from typing import Any
 from .domain import Assessment, Case, Measure, Period, Population
 from .facts import Visit
 from .ratio import Membership, RatioMeasure
+from .sql_declaration import SqlDeclaration
 from .unit_measure import DeathRule, Unit, UnitMeasure, enrolments_by_member
 
 
@@ -42,7 +43,9 @@ def assessment_after_referral(params: Mapping[str, Any]) -> UnitMeasure:
             window_end = referral.referral_date + timedelta(days=window)
             if not period.start <= window_end <= period.end:
                 continue
-            assessed = sorted(by_referral.get(referral.referral_id, ()), key=lambda a: a.assessed_on)
+            assessed = sorted(
+                by_referral.get(referral.referral_id, ()), key=lambda a: (a.assessed_on, a.assessment_id)
+            )
             org = assessed[0].provider_org_id if assessed else referral.provider_org_id
             if org is None:
                 continue
@@ -60,6 +63,7 @@ def assessment_after_referral(params: Mapping[str, Any]) -> UnitMeasure:
         units=referrals,
         minimum_denominator=int(params["minimum_referrals"]),
         lookback_days=window,
+        sql=SqlDeclaration("assessment_after_referral", params),
     )
 
 
@@ -86,6 +90,7 @@ def visits_reported_on_time(params: Mapping[str, Any]) -> RatioMeasure:
         numerator=on_time,
         denominator=reported,
         minimum_denominator=int(params["minimum_visits"]),
+        sql=SqlDeclaration("visits", {"where": {"reported_within_days": days}, "per": "visit"}),
     )
 
 
@@ -106,6 +111,7 @@ def assessment_fields_complete(params: Mapping[str, Any]) -> Measure:
         denominator=enrolled,
         numerator=complete,
         minimum_denominator=int(params["minimum_members"]),
+        sql=SqlDeclaration("latest_assessment_complete", {"required_fields": sorted(required)}),
     )
 
 

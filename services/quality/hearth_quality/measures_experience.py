@@ -13,6 +13,7 @@ from typing import Any
 from .domain import Period
 from .facts import Survey
 from .ratio import Membership, RatioMeasure, Tally
+from .sql_declaration import SqlDeclaration
 
 
 def _eligible(m: Membership, period: Period, count_proxy_answers: bool) -> list[Survey]:
@@ -37,6 +38,10 @@ def top_box_share(item: str, params: Mapping[str, Any]) -> RatioMeasure:
         numerator=numerator,
         denominator=surveys,
         minimum_denominator=int(params["minimum_surveys"]),
+        sql=SqlDeclaration(
+            "top_box_surveys",
+            {"item": item, "top_box": top_box, "count_proxy_answers": count_proxy_answers},
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from .domain import Period, Population
 from .ratio import Membership, RatioMeasure
+from .sql_declaration import SqlDeclaration
 from .unit_measure import DeathRule, Unit, UnitMeasure, attributed_at, enrolments_by_member
 
 Span = tuple[date, date]
@@ -91,6 +92,7 @@ def days_at_home(params: Mapping[str, Any]) -> RatioMeasure:
         denominator=member_days,
         minimum_denominator=int(params["minimum_member_days"]),
         multiplier=Decimal(params["days_per_member_year"]),
+        sql=SqlDeclaration("days_at_home", params),
     )
 
 
@@ -133,4 +135,5 @@ def hospice_transition(params: Mapping[str, Any]) -> UnitMeasure:
         units=decedents,
         minimum_denominator=int(params["minimum_decedents"]),
         lookback_days=lookback,
+        sql=SqlDeclaration("hospice_transition", params),
     )

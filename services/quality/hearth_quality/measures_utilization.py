@@ -14,6 +14,7 @@ from typing import Any
 
 from .domain import Period
 from .ratio import Membership, RatioMeasure, member_months
+from .sql_declaration import SqlDeclaration
 
 
 def unplanned_admissions(params: Mapping[str, Any]) -> RatioMeasure:
@@ -38,6 +39,14 @@ def unplanned_admissions(params: Mapping[str, Any]) -> RatioMeasure:
         denominator=member_months,
         minimum_denominator=int(params["minimum_member_months"]),
         multiplier=Decimal(params["per_member_months"]),
+        sql=SqlDeclaration(
+            "claim_events",
+            {
+                "event": "admission",
+                "claim_types": sorted(claim_types),
+                "admission_types": sorted(admission_types),
+            },
+        ),
     )
 
 
@@ -59,6 +68,7 @@ def ed_visits(params: Mapping[str, Any]) -> RatioMeasure:
         denominator=member_months,
         minimum_denominator=int(params["minimum_member_months"]),
         multiplier=Decimal(params["per_member_months"]),
+        sql=SqlDeclaration("claim_events", {"event": "ed_visit"}),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from .domain import Period
 from .facts import Visit
 from .ratio import Membership, RatioMeasure, member_months
+from .sql_declaration import SqlDeclaration
 
 
 def _visits(m: Membership, period: Period) -> tuple[Visit, ...]:
@@ -29,6 +30,7 @@ def visits_per_member_month(discipline: str, params: Mapping[str, Any]) -> Ratio
         numerator=visits_by_discipline,
         denominator=member_months,
         minimum_denominator=int(params["minimum_member_months"]),
+        sql=SqlDeclaration("visits", {"where": {"discipline": [discipline]}, "per": "member_month"}),
     )
 
 
@@ -48,6 +50,7 @@ def telehealth_share(params: Mapping[str, Any]) -> RatioMeasure:
         numerator=telehealth_visits,
         denominator=all_visits,
         minimum_denominator=int(params["minimum_visits_for_telehealth_share"]),
+        sql=SqlDeclaration("visits", {"where": {"mode": sorted(modes)}, "per": "visit"}),
     )
 
 

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from .domain import Assessment, Enrolment, MeasureScore, Period, Population, check_declaration, rate
 from .facts import ClaimLine, Survey, Visit
+from .sql_declaration import SqlDeclaration
 
 # PerformanceScored.rate: at most 9 digits, 6 after the point.
 RATE_CEILING = Decimal("1000")
@@ -139,6 +140,8 @@ class RatioMeasure:
     minimum_denominator: int = 1
     multiplier: Decimal = Decimal(1)
     period_kinds: tuple[str, ...] = ("month", "quarter")
+    # The same measure as set-based SQL (set_based.py): how a period is scored at scale.
+    sql: SqlDeclaration | None = None
 
     def __post_init__(self) -> None:
         check_declaration(self.measure_id, self.version, self.minimum_denominator)

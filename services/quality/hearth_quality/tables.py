@@ -40,6 +40,8 @@ enrolments = Table(
     Column("line_of_business", Text),
     Column("market", Text),
     Index("enrolments_period", "effective_date"),
+    # A member's enrolments with one organization: intake checks and one member's scores.
+    Index("enrolments_member_org", "member_id", "provider_org_id"),
 )
 
 disenrolments = Table(
@@ -91,6 +93,7 @@ referrals = Table(
     Column("referral_date", Date, nullable=False),
     Column("provider_org_id", Text),
     Index("referrals_date", "referral_date"),
+    Index("referrals_member", "member_id"),
 )
 
 # Periods that already have results and received late facts since: recomputed once the facts

@@ -17,6 +17,7 @@ from typing import Any
 
 from .domain import Enrolment, MeasureScore, Period, Population, check_declaration, proportion_scores
 from .facts import ClaimLine
+from .sql_declaration import SqlDeclaration
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class UnitMeasure:
     minimum_denominator: int = 1
     lookback_days: int = 0
     period_kinds: tuple[str, ...] = ("month", "quarter")
+    # The same measure as set-based SQL (set_based.py): how a period is scored at scale.
+    sql: SqlDeclaration | None = None
 
     def __post_init__(self) -> None:
         check_declaration(self.measure_id, self.version, self.minimum_denominator)
@@ -109,4 +112,4 @@ def attributed_at(enrolments: Iterable[Enrolment], day: date, lookback_days: int
         and (e.ended_on is None or e.ended_on > e.effective_date)
         and (e.ended_on is None or e.ended_on >= horizon)
     ]
-    return max(candidates, key=lambda e: e.effective_date, default=None)
+    return max(candidates, key=lambda e: (e.effective_date, e.enrollment_id), default=None)
