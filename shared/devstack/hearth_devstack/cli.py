@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=lambda args: stack.status(_layout()))
 
     demo = commands.add_parser("demo", help="run the synthetic-population demo against the running stack")
-    demo.add_argument("args", nargs=argparse.REMAINDER, help="passed on to the demo")
-    demo.set_defaults(handler=_demo)
+    # Its options (`--members`, `--seed`, ...) are the demo's own: main() passes them on.
+    demo.set_defaults(handler=_demo, args=[])
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)
@@ -58,7 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.handler is not _demo:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.args = extra
     try:
         return int(args.handler(args) or 0)
     except stack.StackError as exc:

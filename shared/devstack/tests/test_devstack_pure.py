@@ -123,3 +123,18 @@ def test_up_accepts_only_infra() -> None:
 def test_demo_without_its_module_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "hearth_devstack.demo", None)
     assert main(["demo"]) == 2
+
+
+def test_demo_options_are_passed_on_to_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    received: list[list[str]] = []
+    fake = type(sys)("hearth_devstack.demo")
+    fake.main = lambda argv: received.append(argv) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "hearth_devstack.demo", fake)
+    assert main(["demo", "--members", "300", "--seed", "7"]) == 0
+    assert received == [["--members", "300", "--seed", "7"]]
+
+
+def test_other_commands_refuse_unknown_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["status", "--members", "300"])
+    assert "unrecognized arguments: --members 300" in capsys.readouterr().err
