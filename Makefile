@@ -55,7 +55,7 @@ deploy-tools:
 	    { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q $$missing >/dev/null 2>&1; }; }
 
 demo: install
-	$(BIN)/hearth demo
+	$(BIN)/hearth demo $(DEMO_ARGS)
 
 bench: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; $$SUDO apt-get install -y -q wrk >/dev/null 2>&1; }
