@@ -125,3 +125,62 @@ async def test_a_nul_byte_in_an_id_is_refused_as_422_never_a_500(stack: Stack, h
     assert refused.status_code == 422
     assert [d["field"] for d in refused.json()["detail"]] == ["body.referrer_id"]
     assert (await http.get(f"{base}/referrals/%00")).status_code == 422
+
+
+async def _assess(stack: Stack, http, referral_id: str, assessed_on: str) -> None:
+    """An assessment that meets the heart-failure criteria, the member consenting."""
+    assessment = await http.post(
+        f"{stack.url('referral')}/referrals/{referral_id}/assessment",
+        json={
+            "provider_org_id": "org-q",
+            "assessed_on": assessed_on,
+            "mode": "in_person",
+            "decision": "enrol",
+            "age_years": 78,
+            "primary_condition": "chf",
+            "nyha_class": 4,
+            "ejection_fraction": 20,
+            "karnofsky": 50,
+            "surrogate_identified": True,
+            "surrogate_relationship": "spouse",
+        },
+    )
+    assert assessment.status_code == 201, assessment.text
+
+
+async def test_a_referral_of_a_member_already_enrolled_ends_enrolled_after_its_assessment(
+    stack: Stack, http, member_id
+):
+    first = await refer(stack, http, member_id)
+    await _assess(stack, http, first, "2026-11-03")
+    await stack.wait_for_event(
+        "referral.events",
+        lambda e: e.type == "hearth.referral.ReferralClosed.v1" and e.data.get("referral_id") == first,
+    )
+    created = await http.post(
+        f"{stack.url('referral')}/referrals",
+        json={
+            "member_id": member_id,
+            "source": "ehr",
+            "referrer_id": "clinic-9",
+            "referral_date": "2026-11-05",
+        },
+    )
+    assert created.status_code == 201, created.text
+    second = created.json()["referral_id"]
+    assert second != first
+    await _assess(stack, http, second, "2026-11-06")
+
+    closed = await stack.wait_for_event(
+        "referral.events",
+        lambda e: e.type == "hearth.referral.ReferralClosed.v1" and e.data.get("referral_id") == second,
+    )
+    assert closed.data["outcome"] == "enrolled"
+    referral = (await http.get(f"{stack.url('referral')}/referrals/{second}")).json()
+    assert referral["status"] == "enrolled"
+    assert referral["history"][-1]["reason"] == "member already enrolled in the program"
+    enrolments = stack.events(
+        "eligibility.events",
+        lambda e: e.type == "hearth.eligibility.MemberEnrolled.v1" and e.subject == member_id,
+    )
+    assert len(enrolments) == 1

@@ -86,10 +86,24 @@ def publish_closed(uow: UnitOfWork, referral: Referral, caused_by: Any = None) -
     )
 
 
+#: Reasons of an eligible clinical decision that mean the member was already in the program, so no
+#: MemberEnrolled follows: the assessed referral ends as enrolled (eligibility's reason strings).
+ALREADY_ENROLLED_REASONS = ("already_enrolled", "assessment_predates_current_tier", "tier_changed:")
+
+
+def _already_enrolled(decision: EligibilityDetermined) -> bool:
+    return (
+        decision.stage == "clinical"
+        and decision.eligible
+        and any(r.startswith(ALREADY_ENROLLED_REASONS) for r in decision.reasons)
+    )
+
+
 @handlers.on(EligibilityDetermined)
 async def on_eligibility_determined(uow: UnitOfWork, items: list[Received[EligibilityDetermined]]) -> None:
-    """An ineligible member's referral closes as ineligible: the referrer hears why. A decision
-    that names the member's provider organization steers the quarterback's queue to it."""
+    """An ineligible member's referral closes as ineligible: the referrer hears why. An assessed
+    referral of a member who was already enrolled closes as enrolled (no MemberEnrolled will come).
+    A decision that names the member's provider organization steers the quarterback's queue to it."""
     repo = ReferralRepository(uow.conn)
     await follow_attribution(
         uow.conn,
@@ -106,17 +120,28 @@ async def on_eligibility_determined(uow: UnitOfWork, items: list[Received[Eligib
     )
     for item in items:
         decision = item.event
-        if decision.eligible or decision.referral_id is None:
+        already_enrolled = _already_enrolled(decision)
+        if (decision.eligible and not already_enrolled) or decision.referral_id is None:
             continue
         referral = await repo.get(decision.referral_id, for_update=True)
         if referral is None or not referral.is_open:
             continue
-        referral.move(
-            Status.INELIGIBLE,
-            at=datetime.now(UTC),
-            actor="eligibility",
-            reason=f"{decision.stage}: {', '.join(decision.reasons) or 'not eligible'}",
-        )
+        if already_enrolled:
+            if referral.status is not Status.ASSESSED:
+                continue
+            referral.move(
+                Status.ENROLLED,
+                at=datetime.now(UTC),
+                actor="eligibility",
+                reason="member already enrolled in the program",
+            )
+        else:
+            referral.move(
+                Status.INELIGIBLE,
+                at=datetime.now(UTC),
+                actor="eligibility",
+                reason=f"{decision.stage}: {', '.join(decision.reasons) or 'not eligible'}",
+            )
         await repo.save(referral)
         publish_closed(uow, referral, item.envelope)
 
