@@ -10,6 +10,7 @@ validators are also timed alone in this process (pyx12's full walk on a 2,000-me
 the rules on the whole file), to show where the 834 time goes."""
 
 import asyncio
+import functools
 import subprocess
 import sys
 import time
@@ -30,7 +31,7 @@ from hearth_eligibility.x12.loading import GUIDE
 from hearth_eligibility.x12.one_pass import read_checked
 from hearth_eligibility.x12.validation import read_validated
 
-from .http_load import wait_ok, wrk
+from .http_load import wait_ok, with_server_cpu, wrk
 from .readme_table import met
 
 # The service and its bare baseline run with the same number of uvicorn workers.
@@ -87,9 +88,16 @@ def serve(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Pop
     )
 
 
-def _checks(url: str, prefix: str, count: int, seconds: int) -> dict[str, Any]:
+def _checks(pid: int, url: str, prefix: str, count: int, seconds: int) -> dict[str, Any]:
+    """Coverage checks with 16, then 4 connections; with the server's CPU per check (all its
+    uvicorn workers)."""
     wrk_get(url, prefix, count, seconds=2, connections=16)  # warm-up
-    return {f"c{c}": wrk_get(url, prefix, count, seconds=seconds, connections=c) for c in (16, 4)}
+    return {
+        f"c{c}": with_server_cpu(
+            pid, seconds, functools.partial(wrk_get, url, prefix, count, seconds=seconds, connections=c)
+        )
+        for c in (16, 4)
+    }
 
 
 async def _copy_baseline(database_url: str, members: list[str]) -> float:
@@ -133,7 +141,9 @@ def eligibility(env: dict[str, str], log_dir: Path, *, members: int, seconds: in
     bare = serve("bench.eligibility:bare_app", bare_port, env, log_dir / "eligibility-bare.log")
     try:
         wait_ok(f"http://127.0.0.1:{bare_port}/docs")
-        result["bare_fastapi_get"] = _checks(f"http://127.0.0.1:{bare_port}", prefix, members, seconds)
+        result["bare_fastapi_get"] = _checks(
+            bare.pid, f"http://127.0.0.1:{bare_port}", prefix, members, seconds
+        )
     finally:
         bare.terminate()
         bare.wait(10)
@@ -163,7 +173,7 @@ def eligibility(env: dict[str, str], log_dir: Path, *, members: int, seconds: in
             "seconds": round(elapsed, 2),
             "members_per_s": round(members / elapsed),
         }
-        result["coverage_checks"] = _checks(f"http://127.0.0.1:{port}", prefix, members, seconds)
+        result["coverage_checks"] = _checks(api.pid, f"http://127.0.0.1:{port}", prefix, members, seconds)
     finally:
         api.terminate()
         api.wait(10)

@@ -2,12 +2,15 @@
 both served by uvicorn with one worker and loaded by `wrk` (a separate C process) with the same
 connection count. Every referral request carries a new member id, so each one inserts."""
 
+import functools
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +111,26 @@ def run_steady(
     return {**result, "offered_per_s": rate, "connections": connections}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process `pid` and its live children (uvicorn's workers) have used
+    so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(cpu_seconds(int(kid)) for kid in kids)
+
+
+def with_server_cpu(pid: int, seconds: int, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`load()`'s result with the server's CPU per request during it (`cpu_us_per_request`): what
+    a request costs the service whatever else the machine runs, unlike the rate."""
+    before = cpu_seconds(pid)
+    result = load()
+    served = result["requests_per_s"] * seconds
+    result["cpu_us_per_request"] = round((cpu_seconds(pid) - before) / served * 1e6) if served else None
+    return result
+
+
 def serve(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -154,8 +177,16 @@ def http_endpoints(
     try:
         wait_ok(f"http://127.0.0.1:{bare_port}/docs")
         run_wrk(f"http://127.0.0.1:{bare_port}", "/echo", seconds=2, connections=connections, run_id="warm")
-        bare_result = run_wrk(
-            f"http://127.0.0.1:{bare_port}", "/echo", seconds=seconds, connections=connections, run_id="bare"
+        bare_result = with_server_cpu(
+            bare.pid,
+            seconds,
+            lambda: run_wrk(
+                f"http://127.0.0.1:{bare_port}",
+                "/echo",
+                seconds=seconds,
+                connections=connections,
+                run_id="bare",
+            ),
         )
     finally:
         bare.terminate()
@@ -186,13 +217,18 @@ def http_endpoints(
                 run_id=run_id + "w",
                 token=token,
             )
-            results[layout] = run_wrk(
-                f"http://127.0.0.1:{port}",
-                "/referrals",
-                seconds=seconds,
-                connections=connections,
-                run_id=run_id,
-                token=token,
+            results[layout] = with_server_cpu(
+                api.pid,
+                seconds,
+                functools.partial(
+                    run_wrk,
+                    f"http://127.0.0.1:{port}",
+                    "/referrals",
+                    seconds=seconds,
+                    connections=connections,
+                    run_id=run_id,
+                    token=token,
+                ),
             )
             results[layout]["steady"] = run_steady(
                 f"http://127.0.0.1:{port}",

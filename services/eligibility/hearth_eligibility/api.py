@@ -4,8 +4,9 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from hearth_platform.app import DatabaseDep
 from hearth_platform.auth import CallerDep, caller_of
@@ -134,25 +135,64 @@ async def post_coverage_import(request: Request, db: DatabaseDep, caller: Caller
     return await handlers.import_roster(db, roster)
 
 
-@router.get("/members/{member_id}/coverage", response_model=CoverageOut)
-async def get_coverage(
-    member_id: MemberPath,
-    request: Request,
-    on: Annotated[date | None, Query(description="The day asked about; today when omitted.")] = None,
-    known_at: Annotated[
-        datetime | None, Query(description="Answer as the registry stood at this moment (bitemporal).")
-    ] = None,
-) -> Response:
+_MEMBER = TypeAdapter(MemberPath)
+_ON = TypeAdapter(date)
+_KNOWN_AT = TypeAdapter(datetime)
+_COVERAGE_PARAMETERS = [
+    {
+        "name": "member_id",
+        "in": "path",
+        "required": True,
+        "schema": _MEMBER.json_schema(),
+    },
+    {
+        "name": "on",
+        "in": "query",
+        "required": False,
+        "schema": _ON.json_schema(),
+        "description": "The day asked about; today when omitted.",
+    },
+    {
+        "name": "known_at",
+        "in": "query",
+        "required": False,
+        "schema": _KNOWN_AT.json_schema(),
+        "description": "Answer as the registry stood at this moment (bitemporal).",
+    },
+]
+
+
+def _param(adapter: TypeAdapter[Any], loc: tuple[str, str], raw: str) -> Any:
+    """`raw` validated as FastAPI validates a typed parameter (same rules, same 422)."""
+    try:
+        return adapter.validate_python(raw) if loc[0] == "path" else adapter.validate_strings(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": (*loc, *e["loc"])} for e in errors]) from None
+
+
+# The hot read path: the route takes the request only (FastAPI solves no parameters; the path
+# and query are validated here by the same pydantic types), the caller and the runtime come
+# straight from the request, concurrent checks are coalesced into one query, and the row, already
+# the documented shape, is serialized without re-validation. `openapi_extra` keeps the document.
+@router.get(
+    "/members/{member_id}/coverage",
+    response_model=CoverageOut,
+    openapi_extra={"parameters": _COVERAGE_PARAMETERS},
+)
+async def get_coverage(request: Request) -> Response:
     """The span in force on `on`; 404 when the member had no coverage that day, or is not one the
     caller's organization sees (see `access`)."""
-    # The hot read path: the caller and the runtime straight from the request (each dependency
-    # FastAPI solves costs per request), concurrent checks coalesced into one query, and the
-    # row, already the documented shape, serialized without re-validation.
-    if known_at is not None and known_at.tzinfo is None:
-        known_at = known_at.replace(tzinfo=UTC)
-    question = views.CoverageQuestion(
-        member_id, on or datetime.now(UTC).date(), known_at, Audience.of(caller_of(request))
-    )
+    member_id: str = _param(_MEMBER, ("path", "member_id"), request.scope["path_params"]["member_id"])
+    query = request.query_params
+    raw_on, raw_known_at = query.get("on"), query.get("known_at")
+    on: date = _param(_ON, ("query", "on"), raw_on) if raw_on is not None else datetime.now(UTC).date()
+    known_at: datetime | None = None
+    if raw_known_at is not None:
+        known_at = _param(_KNOWN_AT, ("query", "known_at"), raw_known_at)
+        if known_at.tzinfo is None:
+            known_at = known_at.replace(tzinfo=UTC)
+    question = views.CoverageQuestion(member_id, on, known_at, Audience.of(caller_of(request)))
     span = await views.coverage_on(request.app.state.runtime, question)
     return Response(orjson.dumps(span, option=orjson.OPT_UTC_Z), media_type="application/json")
 

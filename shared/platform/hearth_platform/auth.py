@@ -22,6 +22,8 @@ import jwt
 import orjson
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from .errors import HearthError
 from .settings import Settings
@@ -212,20 +214,30 @@ async def authenticate(
 
 
 async def _authenticate_token(request: Request, token: str | None, scope: str) -> Principal:
+    return await _authorize(request.scope, token, scope)
+
+
+async def _authorize(asgi_scope: AsgiScope, token: str | None, scope: str) -> Principal:
+    """The caller of the request `asgi_scope` when `token` is valid and grants `scope`, metered
+    per client and kept in the request's state (where `caller_of` and the audit find it)."""
     if not token:
         raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator: Authenticator = asgi_scope["app"].state.authenticator
     principal = await authenticator.principal(token)
     authenticator.rate.take(principal.client)
     if scope not in principal.scopes:
         raise Forbidden(f"the token does not grant the scope {scope}")
-    request.scope.setdefault("state", {})["principal"] = principal
+    asgi_scope.setdefault("state", {})["principal"] = principal
     return principal
 
 
 def _bearer_token(request: Request) -> str | None:
     """The token of an `Authorization: Bearer <token>` header, read as `HTTPBearer` reads it."""
-    for name, value in request.scope["headers"]:
+    return _bearer_of(request.scope)
+
+
+def _bearer_of(asgi_scope: AsgiScope) -> str | None:
+    for name, value in asgi_scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             return token.strip() if scheme.lower() == "bearer" else None
@@ -291,6 +303,22 @@ class MethodScope:
         extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
         scope = extra.get(SCOPE_OVERRIDE) or (self.read if request.method in ("GET", "HEAD") else self.write)
         return await _authenticate_token(request, _bearer_token(request), scope)
+
+    def guard(self, app: ASGIApp, openapi_extra: dict[str, Any] | None) -> ASGIApp:
+        """`app` (a route's ASGI app) behind this guard: the check `__call__` makes as a
+        dependency, made before FastAPI solves the route's parameters, with the route's scope
+        override looked up once here rather than on every request."""
+        override: str | None = (openapi_extra or {}).get(SCOPE_OVERRIDE)
+        if override is not None and override not in SCOPES:
+            raise ValueError(f"unknown scope {override!r}")
+        read, write = self.read, self.write
+
+        async def guarded(scope: AsgiScope, receive: Receive, send: Send) -> None:
+            needed = override or (read if scope["method"] in ("GET", "HEAD") else write)
+            await _authorize(scope, _bearer_of(scope), needed)
+            await app(scope, receive, send)
+
+        return guarded
 
 
 def caller_of(request: Request) -> Principal:

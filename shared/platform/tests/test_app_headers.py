@@ -74,3 +74,29 @@ def test_a_bulk_path_takes_more_up_to_its_own_limit():
     client = body_echo()
     assert client.post("/bulk", content=chunks(8)).json() == {"bytes": 4096}
     assert client.post("/bulk", content=chunks(9)).status_code == 413
+
+
+def test_a_service_route_never_shadows_the_operational_endpoints():
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    @router.get("/{anything}")
+    async def anything(anything: str) -> dict[str, str]:
+        return {"anything": anything}
+
+    metadata = MetaData(schema="example")
+    definition = ServiceDefinition(
+        "example",
+        metadata,
+        PlatformTables(metadata),
+        Path("."),
+        routers=[router],
+        read_scope="ops:read",
+        write_scope="ops:read",
+    )
+    client = TestClient(create_app(definition, Settings()))
+    metrics = client.get("/metrics")  # matched by `/{anything}` too: the operational one answers
+    assert metrics.status_code == 200
+    assert "hearth_http_requests_total" in metrics.text
+    assert client.get("/something").status_code == 401  # the service's route, guarded

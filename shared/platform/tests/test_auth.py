@@ -110,3 +110,93 @@ def test_the_plan_sees_every_organization_and_a_provider_only_its_own():
     assert plan.sees_org("org-b") and plan.sees_org(None)
     assert provider.sees_org("org-a")
     assert not provider.sees_org("org-b") and not provider.sees_org(None)
+
+
+def guarded_service(keys: Path) -> tuple[TestClient, list[dict[str, object]]]:
+    """A service built by the app factory: its routes guarded by method (read `referral:read`,
+    write `referral:write`), one route naming its own scope, and the audit rows it records."""
+    from types import SimpleNamespace
+
+    from fastapi import APIRouter, Request, Response
+    from sqlalchemy import MetaData
+
+    from hearth_platform.app import ServiceDefinition, create_app
+    from hearth_platform.auth import SCOPE_OVERRIDE, caller_of
+    from hearth_platform.tables import PlatformTables
+
+    router = APIRouter()
+
+    @router.get("/things/{thing_id}")
+    async def read_thing(request: Request) -> Response:  # the hot-route shape: request in, bytes out
+        return Response(f'{{"thing":"{request.path_params["thing_id"]}","org":"{caller_of(request).org}"}}')
+
+    @router.post("/things")
+    async def write_thing(body: dict[str, int]) -> dict[str, int]:
+        return body
+
+    @router.post("/things/search", openapi_extra={SCOPE_OVERRIDE: "referral:read"})
+    async def search_things(request: Request) -> Response:
+        return Response(b"[]")
+
+    metadata = MetaData(schema="example")
+    definition = ServiceDefinition(
+        "example",
+        metadata,
+        PlatformTables(metadata),
+        Path("."),
+        routers=[router],
+        read_scope="referral:read",
+        write_scope="referral:write",
+    )
+    settings = Settings(auth_jwks_url=jwks_url(keys))
+    app = create_app(definition, settings)
+    rows: list[dict[str, object]] = []
+    app.state.authenticator = Authenticator(settings)
+    app.state.runtime = SimpleNamespace(
+        audit=SimpleNamespace(
+            record=lambda principal, **row: rows.append({"client": principal.client, **row})
+        )
+    )
+    return TestClient(app), rows
+
+
+def test_the_factory_guards_reads_with_the_read_scope_and_writes_with_the_write_scope(tmp_path):
+    client, _ = guarded_service(tmp_path)
+    reader = bearer(tmp_path, ["referral:read"])
+    assert client.get("/things/t-1", headers=reader).json() == {"thing": "t-1", "org": "org-a"}
+    assert client.post("/things", json={"n": 1}, headers=reader).status_code == 403
+    assert client.post("/things", json={"n": 1}, headers=bearer(tmp_path, ["referral:write"])).json() == {
+        "n": 1
+    }
+    assert client.get("/things/t-1", headers=bearer(tmp_path, ["referral:write"])).status_code == 403
+
+
+def test_a_route_naming_its_own_scope_is_guarded_by_that_scope(tmp_path):
+    client, _ = guarded_service(tmp_path)
+    assert client.post("/things/search", headers=bearer(tmp_path, ["referral:read"])).status_code == 200
+    refused = client.post("/things/search", headers=bearer(tmp_path, ["referral:write"]))
+    assert refused.status_code == 403
+    assert "referral:read" in refused.json()["message"]
+
+
+def test_guarded_routes_refuse_a_missing_token_before_reading_the_request(tmp_path):
+    client, rows = guarded_service(tmp_path)
+    missing = client.get("/things/t-1")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    # Not even a malformed body is looked at without a token.
+    assert (
+        client.post("/things", content=b"{not json", headers={"content-type": "application/json"}).status_code
+        == 401
+    )
+    assert rows == []
+
+
+def test_each_authenticated_request_is_one_audit_row_with_its_route_and_status(tmp_path):
+    client, rows = guarded_service(tmp_path)
+    client.get("/things/t-1", headers=bearer(tmp_path, ["referral:read"]))
+    client.post("/things", content=b"{not json", headers=bearer(tmp_path, ["referral:write"]))
+    assert [(r["client"], r["method"], r["route"], r["path"], r["status"]) for r in rows] == [
+        ("ehr-1", "GET", "/things/{thing_id}", "/things/t-1", 200),
+        ("ehr-1", "POST", "/things", "/things", 422),
+    ]
