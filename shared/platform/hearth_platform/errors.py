@@ -89,6 +89,20 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+#: SQLSTATEs of a transaction Postgres rolled back to break a deadlock or keep transactions
+#: serializable: nothing of it was stored, and the same request succeeds when tried again.
+_TRANSIENT_STATES = ("40P01", "40001")
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) in _TRANSIENT_STATES:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def _unavailable() -> JSONResponse:
     return JSONResponse(
         error_body("database_unavailable", "the database is unavailable; retry the request"),
@@ -124,6 +138,12 @@ def add_exception_handlers(app: FastAPI) -> None:
             )
         if is_database_unavailable(exc):
             return _unavailable()
+        if is_transient_conflict(exc):
+            return JSONResponse(
+                error_body("transient_conflict", "the request met a concurrent change; retry it"),
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         raise exc
 
     @app.exception_handler(ConnectionError)
