@@ -3,20 +3,26 @@
 import asyncio
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
 import orjson
 import pytest
 
+from hearth_billing import handlers as billing_handlers
 from hearth_platform.cloudevents import encode, new_envelope
 from hearth_platform.db import COPY_FROM_ROWS, Database, asyncpg_dsn
 from hearth_platform.migrations import upgrade
 from hearth_platform.settings import Settings
 from hearth_referral.app import definition as referral
-from hearth_schemas import AssessmentCompleted, ReferralReceived
+from hearth_schemas import AssessmentCompleted, AssessmentFeeAccrued, ReferralReceived
 
 from .stack import Stack, metric
+from .test_billing import assessed
+from .test_billing_rules import billing_with_contracts
+
+FEE_ACCRUED = AssessmentFeeAccrued.event_type()
 
 RECEIVED = ReferralReceived.event_type()
 
@@ -365,3 +371,53 @@ async def test_a_batch_of_events_reaches_the_outbox_in_publish_order_and_only_wh
         RECEIVED,
     )
     assert orjson.loads(rows[-1]["headers"])["ce_subject"] == events[1].member_id
+
+
+FEE_CONTRACT_V1 = """
+tiers = ["moderate"]
+
+[[contract]]
+contract_id = "fees"
+version = 1
+effective_from = 2026-01-01
+provider_org_id = "*"
+line_of_business = "*"
+proration = "full_month"
+assessment_fee = "300.00"
+pmpm = { moderate = "400.00" }
+"""
+# Version 1 ends with October; version 2 pays a higher fee from November.
+FEE_CONTRACT_V2 = (
+    FEE_CONTRACT_V1.replace(
+        'assessment_fee = "300.00"', 'effective_to = 2026-10-31\nassessment_fee = "300.00"'
+    )
+    + """
+[[contract]]
+contract_id = "fees"
+version = 2
+effective_from = 2026-11-01
+provider_org_id = "*"
+line_of_business = "*"
+proration = "full_month"
+assessment_fee = "350.00"
+pmpm = { moderate = "400.00" }
+"""
+)
+
+
+async def test_fees_are_priced_by_contract_versions_published_after_the_consumer_read_the_book(
+    stack: Stack, tmp_path: Path
+):
+    """Billing's consumer keeps the contract book between batches: a version published later, and
+    the end date it gives the version before, still price the next assessments."""
+    (tmp_path / "plan.toml").write_text(FEE_CONTRACT_V1, encoding="utf-8")
+    async for billing in billing_with_contracts(stack, tmp_path):
+        await billing.deliver(assessed("CB1", "org-a", date(2026, 11, 5), "A-CB1"))
+        (tmp_path / "plan.toml").write_text(FEE_CONTRACT_V2, encoding="utf-8")
+        await billing_handlers.load_contracts(billing.db, tmp_path)
+        await billing.deliver(
+            assessed("CB2", "org-a", date(2026, 11, 5), "A-CB2"),
+            assessed("CB3", "org-a", date(2026, 10, 5), "A-CB3"),
+        )
+        fees = [(f["assessment_id"], f["amount"]) for f in await billing.outbox(FEE_ACCRUED)]
+        assert fees == [("A-CB1", "300.00"), ("A-CB2", "350.00"), ("A-CB3", "300.00")]

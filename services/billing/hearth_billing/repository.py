@@ -7,7 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Text, any_, bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hearth_platform.db import json_rows
@@ -120,6 +121,20 @@ class ContractRepository:
             )
         return len(new)
 
+    async def book_in_force(self) -> ContractBook:
+        """The book as `book()` reads it, from one small query when this process has read the
+        same versions before: a version's content never changes once published (its fingerprint
+        says so), only its `effective_to`, and both are in the key. Consumers call this once per
+        batch, where the four reads of `book()` cost more than the rest of a small batch."""
+        global _book_cache
+        key = (await self.conn.execute(_BOOK_KEY)).scalar_one() or ""
+        cached = _book_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        book = await self.book()
+        _book_cache = (key, book)
+        return book
+
     async def book(self) -> ContractBook:
         query = select(
             contracts, contract_rates.c.tier, contract_rates.c.pmpm, contract_rates.c.partial_pmpm
@@ -197,6 +212,16 @@ def _contract_row(c: Contract) -> dict[str, Any]:
     }
 
 
+# The versions in force, as a string that changes whenever `book()` would read something else.
+_BOOK_KEY = text(f"""
+SELECT string_agg(contract_id || ' ' || version || ' ' || fingerprint || ' '
+                  || coalesce(effective_to::text, '-'), ',' ORDER BY contract_id, version)
+FROM "{S}".contracts
+""")
+# (key, book) of the last book read by this process.
+_book_cache: tuple[str, ContractBook] | None = None
+
+
 class LedgerRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -232,7 +257,11 @@ class LedgerRepository:
             select(
                 assessment_fees.c.member_id, assessment_fees.c.assessment_id, assessment_fees.c.service_date
             )
-            .where(assessment_fees.c.member_id.in_(members), assessment_fees.c.reason.is_(None))
+            # One array parameter, not one bind parameter per member (a batch has thousands).
+            .where(
+                assessment_fees.c.member_id == any_(bindparam("members", members, type_=ARRAY(Text))),
+                assessment_fees.c.reason.is_(None),
+            )
             .order_by(assessment_fees.c.member_id, assessment_fees.c.service_date)
         )
         for r in await self.conn.execute(query):

@@ -37,6 +37,9 @@ from .metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECOND
 from .tracing import processing
 
 log = logging.getLogger("hearth.consumer")
+# Tracked objects per event of a batch the young generation may hold before it is collected: some
+# thirty per event live for two batches (see `_tune_garbage_collector`), with room to spare.
+YOUNG_OBJECTS_PER_EVENT = 100
 # Records decoded between two chances for the batch being applied to send its next statement.
 _YIELD_EVERY = 100
 
@@ -126,7 +129,7 @@ class Consumer:
 
     async def run(self) -> None:
         await self._retrying(self._count_parked)
-        _tune_garbage_collector()
+        _tune_garbage_collector(self.settings.consumer_batch_max)
         while True:
             try:
                 self.kafka = make_consumer(self.settings, self.group, self.topics)
@@ -444,17 +447,20 @@ class Consumer:
         return child
 
 
-def _tune_garbage_collector() -> None:
-    """A busy consumer allocates some thirty tracked objects per event that live for two batches;
-    with the collector's defaults they trigger a full collection every few thousand events, and
-    full collections cost more CPU than decoding the events (measured: a quarter of a replica's
-    time). Everything alive at start-up (modules, schemas, pools) lives as long as the process, so
-    it is frozen out of the collector's reach, and full collections run ten times less often.
-    Reference counting still frees the batches at once; only cycles wait longer."""
+def _tune_garbage_collector(batch_max: int) -> None:
+    """A busy consumer allocates some thirty tracked objects per event that live for two batches
+    and are then freed by reference counting. With the collector's defaults, a young collection
+    runs every 700 of them and scans them all again while they are still alive, and full
+    collections run every few thousand events: together they cost more CPU than decoding the
+    events (measured: a quarter of a replica's time). So everything alive at start-up (modules,
+    schemas, pools) is frozen out of the collector's reach, a young collection waits until more
+    objects are alive than two batches hold (`YOUNG_OBJECTS_PER_EVENT` per event of the largest
+    batch), and full collections run ten times less often. Cycles are still collected, only later;
+    a young collection then scans at most that many objects (a few tens of milliseconds)."""
     gc.freeze()
     young, middle, old = gc.get_threshold()
     if (young, middle, old) == (700, 10, 10):  # the interpreter's defaults, not an operator's choice
-        gc.set_threshold(young, middle, 100)
+        gc.set_threshold(max(young, YOUNG_OBJECTS_PER_EVENT * batch_max), middle, 100)
 
 
 def _without(items: Sequence[Item], taken: Sequence[Item]) -> Sequence[Item]:

@@ -9,9 +9,14 @@ import secrets
 _ids = random.Random(secrets.randbits(128))
 
 
+# The version (4) and variant (RFC 4122) bits of a random UUID, set over 122 random bits.
+_RANDOM_BITS = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
+_V4_BITS = 0x00000000_0000_4000_8000_000000000000
+
+
 def new_id() -> str:
-    h = f"{_ids.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    h = ((_ids.getrandbits(128) & _RANDOM_BITS) | _V4_BITS).to_bytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_traceparent() -> str:
