@@ -14,6 +14,8 @@ from hearth_platform.db import Database
 
 from .api import router
 from .dme_api import router as dme_router
+from .economics_api import router as economics_router
+from .economics_handlers import economics_settings
 from .export_api import export_settings
 from .export_api import router as export_router
 from .handlers import handlers, load_contracts
@@ -32,6 +34,7 @@ async def on_startup(db: Database) -> None:
     await load_contracts(db, BillingSettings().contracts_dir)
     # A bad export configuration stops the start, not a provider's download later.
     export_settings()
+    economics_settings()
 
 
 definition = ServiceDefinition(
@@ -39,7 +42,7 @@ definition = ServiceDefinition(
     metadata=metadata,
     platform=platform,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router, export_router, dme_router],
+    routers=[router, export_router, dme_router, economics_router],
     handlers=handlers,
     write_scope="billing:admin",
     description="Contracts, the ledger of fees and enrolment spans, month close and invoices.",

@@ -272,3 +272,21 @@ dme_requests = Table(
         postgresql_where=text("billed_amount > 0 AND invoice_id IS NULL"),
     ),
 )
+
+# The claims cost the economic evaluation compares with the bundled payment: one row per claim
+# line from `claims.lines`, only the fields the evaluation reads. A corrected line (same claim and
+# line number) replaces the earlier one, so cost is never counted twice.
+claim_costs = Table(
+    "claim_costs",
+    metadata,
+    Column("claim_id", Text, primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("member_id", Text, nullable=False),
+    # The first day of the month of the line's first service day.
+    Column("service_month", Date, nullable=False),
+    Column("paid_amount", MONEY, nullable=False),
+    # Days of an inpatient stay (economics.toml); 0 on every other line.
+    Column("inpatient_days", Integer, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Index("claim_costs_member", "member_id", "service_month"),
+)

@@ -2,9 +2,9 @@
 
 Numbers come from the referral service's conversion report (funnel), the referral and assessment
 events on `referral.events` (days from referral to assessment), billing's invoices (enrolment by
-tier, PMPM paid) and quality's measure results (scores by organization). The one exception is
-claims cost: no service reports paid claim amounts, so it is summed from the claims file the demo
-sent as the plan, over the member-months billing paid (the report says so)."""
+tier, PMPM paid), billing's economic evaluation (claims cost over the member-months billing paid,
+from the claim lines billing consumed on `claims.lines`) and quality's measure results (scores by
+organization)."""
 
 import asyncio
 import statistics
@@ -69,7 +69,7 @@ async def collect(
         ).json()
         tiers: Counter[str] = Counter()
         paid: dict[str, Decimal] = defaultdict(Decimal)
-        cost = Decimal(0)
+        sent = Decimal(0)  # what the plan sent for these member-months (the stream carries the same lines)
         for summary in summaries:
             if summary["provider_org_id"] not in orgs:
                 continue
@@ -82,14 +82,33 @@ async def collect(
                 paid[line["kind"]] += Decimal(line["amount"])
                 if line["kind"] == "pmpm":
                     tiers[line["tier"]] += 1
-                    cost += claims_paid.get((line["member_id"], str(month)), Decimal(0))
+                    sent += claims_paid.get((line["member_id"], str(month)), Decimal(0))
         f.tiers[str(month)] = tiers
         f.paid[str(month)] = dict(paid)
         f.member_months[str(month)] = sum(tiers.values())
-        f.claims_cost[str(month)] = cost
+        f.claims_cost[str(month)] = await _claims_cost(api, month, orgs, sent)
 
     f.quality = await _scores(api, orgs, str(window[-1]))
     return f
+
+
+async def _claims_cost(api: Api, month: Month, orgs: list[str], sent: Decimal) -> Decimal:
+    """Billing's claims cost of the month's paid member-months (its economic evaluation, the
+    "after enrolment" cost of a one-month window) for the demo's organizations. Billing consumes
+    `claims.lines` asynchronously, so the figure is read again until it reaches what the plan
+    streamed, for a while; after that billing's figure is shown as it stands."""
+    params = {"from": str(month), "to": str(month)}
+    cost = Decimal(0)
+    for _ in range(120):
+        answer = await api.send(api.plan(), "GET", "billing", "/reports/economic-evaluation", params=params)
+        rows = answer.json()["rows"]
+        cost = sum(
+            (Decimal(r["claims_cost_after"]) for r in rows if r["provider_org_id"] in orgs), Decimal(0)
+        )
+        if cost >= sent:
+            return cost
+        await asyncio.sleep(0.25)
+    return cost
 
 
 async def _scores(api: Api, orgs: list[str], period: str) -> dict[str, list[dict[str, Any]]]:
@@ -236,9 +255,9 @@ svg{{display:block;margin:1.5em 0}}</style></head><body>
 <p>{members:,} synthetic members (seed {seed}), billing months {f.window[0]} to {f.window[-1]}, generated
 {datetime.now().strftime("%Y-%m-%d %H:%M")} in {elapsed_s:.0f} s. Every number below was read back from the
 services: the referral service's conversion report, the referral and assessment events on
-<code>referral.events</code>, billing's invoices and quality's measure results. Claims cost is the exception:
-no service reports paid claims, so it is the sum of the claims the demo sent (as the plan) for the
-member-months billing paid.</p>
+<code>referral.events</code>, billing's invoices, billing's economic evaluation (claims cost of the
+member-months billing paid, from the claim lines it consumed on <code>claims.lines</code>) and quality's
+measure results.</p>
 {plots[0]}
 <table><tr><th>source</th><th>referrals</th><th>assessed</th><th>enrolled</th><th>median days to assessment</th></tr>{funnel_rows}</table>
 {plots[1]}

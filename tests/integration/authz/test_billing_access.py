@@ -112,6 +112,12 @@ CASES: list[Case] = [
         get("/members/{member_id}/dme-requests"),
         b_gets=without("org-access-a"),
     ),
+    Case(
+        "GET",
+        "/reports/economic-evaluation",
+        get("/reports/economic-evaluation", **{"from": MONTH, "to": MONTH}),
+        b_gets=without("org-access-a"),
+    ),
 ]
 
 
@@ -132,6 +138,8 @@ async def test_the_plan_sees_every_organization_and_an_aco_sees_nothing(
     assert [i["invoice_id"] for i in listed.json()] == [invoice]
     month = await http.get(f"{base}/months/{MONTH}")
     assert (month.status_code, month.json()["invoice_ids"]) == (200, [invoice])
+    report = await http.get(f"{base}/reports/economic-evaluation", params={"from": MONTH, "to": MONTH})
+    assert [r["provider_org_id"] for r in report.json()["rows"]] == [ORG_A, None]  # None: the program
     async with client_of(ACO_A, org_type="aco") as aco:
         for path in (
             f"/invoices/{invoice}",
@@ -139,6 +147,7 @@ async def test_the_plan_sees_every_organization_and_an_aco_sees_nothing(
             f"/members/{MEMBER}/ledger",
             f"/members/{MEMBER}/dme-requests",
             f"/dme-requests/{MADE['dme_request_id']}",
+            f"/reports/economic-evaluation?from={MONTH}&to={MONTH}",
         ):
             response = await aco.get(base + path)
             assert response.status_code == 403, (path, response.status_code)
