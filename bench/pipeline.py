@@ -81,7 +81,7 @@ async def _wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float) ->
     raise TimeoutError("the pipeline did not finish in time")
 
 
-async def _start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
     """A new group reads only what is produced after this (earlier runs' events stay unread)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
@@ -108,7 +108,7 @@ async def _consume_rate(db: Database, infra: BenchInfra, count: int, replicas: i
     the first committed batch to the last."""
     run = uuid.uuid4().hex[:6]
     group = f"bench-{run}"
-    await _start_group_at_end(infra.kafka_bootstrap, group, "referral.events")
+    await start_group_at_end(infra.kafka_bootstrap, group, "referral.events")
     await _produce(infra.kafka_bootstrap, count, run)
     inbox = definition.platform.inbox
 
