@@ -26,12 +26,14 @@ from fastapi import FastAPI
 from hearth_devstack.coverage_import import enrolment_parts
 from hearth_devstack.processes import free_ports
 from hearth_devstack.tokens import bearer_headers
+from hearth_eligibility.app import definition as eligibility_definition
 from hearth_eligibility.x12.enrolment_file import ADD, MemberMaintenance, enrolment_file
 from hearth_eligibility.x12.loading import GUIDE
 from hearth_eligibility.x12.one_pass import read_checked
 from hearth_eligibility.x12.validation import read_validated
 
 from .http_load import wait_ok, with_server_cpu, wrk
+from .pipeline import start_group_at_end
 from .readme_table import met
 
 # The service and its bare baseline run with the same number of uvicorn workers.
@@ -148,8 +150,19 @@ def eligibility(env: dict[str, str], log_dir: Path, *, members: int, seconds: in
         bare.terminate()
         bare.wait(10)
 
+    # A consumer group that starts at the end of the topics: earlier benchmarks of the same run
+    # leave hundreds of thousands of referral events that a new group would otherwise decide
+    # (and publish) while the checks are timed.
+    group = f"{prefix.lower()}-group"
+    for topic in eligibility_definition.handlers.topics:
+        asyncio.run(start_group_at_end(env["HEARTH_KAFKA_BOOTSTRAP"], group, topic))
     (port,) = free_ports(1)
-    api = serve("hearth_eligibility.app:app", port, env, log_dir / "eligibility.log")
+    api = serve(
+        "hearth_eligibility.app:app",
+        port,
+        {**env, "HEARTH_CONSUMER_GROUP": group},
+        log_dir / "eligibility.log",
+    )
     try:
         wait_ok(f"http://127.0.0.1:{port}/health")
         started = time.perf_counter()
@@ -207,16 +220,19 @@ def rows(ctx: Any) -> list[tuple[str, ...]]:
     )
     write("eligibility", result)
     rows = []
+    # The target is a throughput with a latency bound, measured with 16 connections; the row with 4
+    # shows the latency when few clients ask (too few to offer 3,000/s).
     for c in ("c16", "c4"):
         check, bare = result["coverage_checks"][c], result["bare_fastapi_get"][c]
+        target = c == "c16"
         rows.append(
             (
                 f"coverage check GET /members/{{id}}/coverage ({check['connections']} connections, "
                 f"{WORKERS} uvicorn workers)",
                 f"{check['requests_per_s']:,}/s p99 {check.get('p99_ms')} ms",
                 f"bare FastAPI GET ({WORKERS} workers) {bare['requests_per_s']:,}/s p99 {bare.get('p99_ms')} ms",
-                ">= 3,000/s, p99 < 20 ms (issue 4)",
-                met(check["requests_per_s"] >= 3_000 and (check.get("p99_ms") or 1e9) < 20),
+                ">= 3,000/s, p99 < 20 ms (issue 4)" if target else "-",
+                met(check["requests_per_s"] >= 3_000 and (check.get("p99_ms") or 1e9) < 20) if target else "",
             )
         )
     load, copy = result["load_834"], result["copy_baseline"]
