@@ -80,9 +80,10 @@ def run_wrk(
 
 
 #: A steady offered rate (wrk has no constant-rate mode): each connection waits a random delay
-#: (uniform, mean `connections / rate`) before each request, so the connections together offer
-#: about `rate` requests a second whatever the server's speed, as long as a response takes much
-#: less than that mean delay. wrk then reports the latency of each request from its send.
+#: (uniform, mean `interval`) before each request. A connection's cycle is that delay plus the
+#: response time, so a short calibration run measures the cycle's overhead and the measured run
+#: shortens the delay by it, offering `rate` requests a second. wrk reports the latency of each
+#: request from its send.
 _STEADY = """
 INTERVAL_MS = {interval_ms}
 delay = function()
@@ -101,14 +102,20 @@ def run_steady(
     run_id: str,
     token: str = "",
 ) -> dict[str, Any]:
-    """POST new referrals at about `rate` requests a second; the achieved rate and latencies."""
-    script = (
-        f'RUN = "{run_id}"\nPATH = "{path}"\n'
-        + _LUA
-        + _STEADY.format(interval_ms=round(1000 * connections / rate))
-    )
-    result = wrk(url, script, seconds=seconds, connections=connections, token=token)
-    return {**result, "offered_per_s": rate, "connections": connections}
+    """POST new referrals at `rate` requests a second; the achieved rate and latencies."""
+
+    def run(interval_ms: int, run_seconds: int, suffix: str) -> dict[str, Any]:
+        script = (
+            f'RUN = "{run_id}{suffix}"\nPATH = "{path}"\n' + _LUA + _STEADY.format(interval_ms=interval_ms)
+        )
+        return wrk(url, script, seconds=run_seconds, connections=connections, token=token)
+
+    nominal_ms = 1000 * connections / rate
+    probe = run(round(nominal_ms), 3, "c")
+    overhead_ms = max(1000 * connections / max(probe["requests_per_s"], 1) - nominal_ms, 0)
+    interval_ms = max(round(nominal_ms - overhead_ms), 1)
+    result = run(interval_ms, seconds, "")
+    return {**result, "offered_per_s": rate, "connections": connections, "mean_delay_ms": interval_ms}
 
 
 def cpu_seconds(pid: int) -> float:
