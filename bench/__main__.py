@@ -143,17 +143,27 @@ def _http(ctx: BenchContext) -> list[Row]:
 def _import(ctx: BenchContext) -> list[Row]:
     imports = bulk_import(ctx.env, ctx.logs, ctx.headers, count=int(50_000 * ctx.scale))
     write("bulk_import", imports)
-    return [
-        (
-            f"referral list import, POST /referrals/import (NDJSON, {imports['chunk_lines']:,}-line "
-            f"requests, {imports['in_flight']} in flight)",
-            f"{imports['imported_per_s']:,} referrals/s "
-            f"(one request at a time: {imports['one_request_at_a_time_per_s']:,}/s)",
-            f"raw COPY of the same rows {imports['raw_copy_per_s']:,}/s",
-            ">= 20,000/s (issue 3)",
-            met(imports["imported_per_s"] >= 20_000),
+    rows: list[Row] = []
+    for layout, label in (
+        ("relay_in_process", "relay in the API process"),
+        ("relay_own_process", "relay as its own process"),
+    ):
+        result = imports["layouts"][layout]
+        drained = result["all_published_seconds_after_import"]
+        rows.append(
+            (
+                f"referral list import, POST /referrals/import (NDJSON, {imports['chunk_lines']:,}-line "
+                f"requests, {imports['in_flight']} in flight), {label}",
+                f"{result['imported_per_s']:,} referrals/s committed "
+                f"(one request at a time: {result['one_request_at_a_time_per_s']:,}/s); all "
+                f"{imports['referrals']:,} ReferralReceived published "
+                + (f"{drained} s after the import returned" if drained is not None else "not within 180 s"),
+                f"raw COPY of the same rows {imports['raw_copy_per_s']:,}/s",
+                ">= 20,000/s (issue 3)",
+                met(result["imported_per_s"] >= 20_000),
+            )
         )
-    ]
+    return rows
 
 
 #: name -> benchmark; each writes its results file and returns its table rows. A new benchmark is

@@ -72,8 +72,10 @@ WITH staged AS MATERIALIZED (
     FROM staged s JOIN referral.referrals r ON r.idempotency_key = s.idempotency_key
     WHERE s.idempotency_key IS NOT NULL
 ), open_now AS (
+    -- = ANY(ARRAY(...)), not IN (SELECT ...): as a semi-join the planner expects every line to
+    -- have an open referral, scans all referrals, and plans the rest for batches of one row.
     SELECT {r_referral} FROM referral.referrals r
-    WHERE r.member_id IN (SELECT member_id FROM staged) AND r.status = ANY(CAST(:open AS text[]))
+    WHERE r.member_id = ANY(ARRAY(SELECT member_id FROM staged)) AND r.status = ANY(CAST(:open AS text[]))
     FOR UPDATE
 ), fresh AS MATERIALIZED (
     SELECT DISTINCT ON (s.member_id) s.*,
@@ -89,10 +91,12 @@ WITH staged AS MATERIALIZED (
             WHERE r.coordinator_id = c.coordinator_id AND r.status = ANY(CAST(:open AS text[])))::int AS n
     FROM referral.coordinators c
     WHERE c.active AND EXISTS (SELECT 1 FROM fresh)
-), in_org AS (
+), placed AS MATERIALIZED (
     SELECT f.n AS line, f.preferred_org AS org,
-           row_number() OVER (PARTITION BY f.preferred_org ORDER BY f.n) AS k
-    FROM fresh f WHERE f.preferred_org IN (SELECT provider_org_id FROM loads)
+           coalesce(f.preferred_org IN (SELECT provider_org_id FROM loads), false) AS at_org
+    FROM fresh f
+), in_org AS (
+    SELECT line, org, row_number() OVER (PARTITION BY org ORDER BY line) AS k FROM placed WHERE at_org
 ), org_top AS (
     SELECT l.provider_org_id AS org,
            least(min(l.n) + d.cnt - 1, max(l.n) + (d.cnt + count(*) - 1) / count(*)) AS top
@@ -108,8 +112,7 @@ WITH staged AS MATERIALIZED (
            'attributed organization ' || i.org || ', lightest caseload (' || s.lvl || ' open)' AS reason
     FROM in_org i JOIN org_slots s ON s.org = i.org AND s.k = i.k
 ), pooled AS (
-    SELECT f.n AS line, f.preferred_org AS org, row_number() OVER (ORDER BY f.n) AS k
-    FROM fresh f WHERE NOT EXISTS (SELECT 1 FROM in_org i WHERE i.line = f.n)
+    SELECT line, org, row_number() OVER (ORDER BY line) AS k FROM placed WHERE NOT at_org
 ), pool_loads AS (
     SELECT l.coordinator_id, l.n + coalesce(a.taken, 0)::int AS n
     FROM loads l
@@ -129,8 +132,11 @@ WITH staged AS MATERIALIZED (
                 ELSE 'no coordinator at ' || p.org || '; lightest caseload overall (' || s.lvl || ' open)'
            END AS reason
     FROM pooled p JOIN pool_slots s ON s.k = p.k
-), assigned AS (
-    SELECT * FROM org_assigned UNION ALL SELECT * FROM pool_assigned
+), assigned AS MATERIALIZED (
+    -- One row per line already; DISTINCT ON tells the planner so (the slot series make it expect
+    -- millions of rows and spill the joins below to disk).
+    SELECT DISTINCT ON (line) * FROM (SELECT * FROM org_assigned UNION ALL SELECT * FROM pool_assigned) u
+    ORDER BY line
 ), created AS (
     INSERT INTO referral.referrals (referral_id, member_id, source, referrer_id, referral_date,
         received_at, provider_org_id, goals_of_care_discussed, status, idempotency_key, coordinator_id)
