@@ -78,17 +78,18 @@ def accrue_assessment_fees(
         contract = in_force[key]
         member_paid = paid_by_member.setdefault(assessment.member_id, [])
         inside = _inside_window(contract, assessment.assessed_on, member_paid)
+        # Positional, in the field order: one per consumed event, and keywords cost a third more.
         fee = AssessmentFee(
-            accrual_id=new_id(),
-            assessment_id=assessment.assessment_id,
-            member_id=assessment.member_id,
-            provider_org_id=assessment.provider_org_id,
-            service_date=assessment.assessed_on,
-            amount=contract.assessment_fee if inside is None else Decimal("0.00"),
-            contract_id=contract.contract_id,
-            contract_version=contract.version,
-            source_event_id=event_id,
-            reason=None if inside is None else _window_reason(contract, inside),
+            new_id(),  # accrual_id
+            assessment.assessment_id,
+            assessment.member_id,
+            assessment.provider_org_id,
+            assessment.assessed_on,  # service_date
+            contract.assessment_fee if inside is None else Decimal("0.00"),  # amount
+            contract.contract_id,
+            contract.version,  # contract_version
+            event_id,  # source_event_id
+            None if inside is None else _window_reason(contract, inside),  # reason
         )
         if fee.paid:
             member_paid.append(PaidFee(fee.assessment_id, fee.service_date))

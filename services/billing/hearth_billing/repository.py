@@ -7,11 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import Text, any_, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from hearth_platform.db import json_rows
 
 from .contract_terms import ContractTerms, DmeTerm, EarnBackTarget, IncentiveTarget
 from .contracts import Contract, ContractBook, ContractError
@@ -231,22 +230,13 @@ class LedgerRepository:
         than one bind parameter per value); returns the fees that were new (an assessment is paid once)."""
         if not fees:
             return []
-        rows = [
-            {
-                "accrual_id": f.accrual_id,
-                "assessment_id": f.assessment_id,
-                "member_id": f.member_id,
-                "provider_org_id": f.provider_org_id,
-                "service_date": f.service_date,
-                "amount": str(f.amount),
-                "contract_id": f.contract_id,
-                "contract_version": f.contract_version,
-                "event_id": f.source_event_id,
-                "reason": f.reason,
-            }
-            for f in fees
-        ]
-        inserted = {r.assessment_id for r in await self.conn.execute(_ADD_FEES, {"fees": json_rows(rows)})}
+        # The fees as they are (orjson writes a dataclass's fields in C; Decimal amounts as their
+        # text): no dict per fee.
+        rows = orjson.dumps(fees, default=_decimal_text).decode()
+        # The new ones come back as one array in one row: a result row per fee cost the consumer
+        # more than inserting it.
+        result = await self.conn.execute(_ADD_FEES, {"fees": rows})
+        inserted = set(result.scalar_one() or ())
         return [f for f in fees if f.assessment_id in inserted]
 
     async def paid_fees(self, member_ids: Iterable[str]) -> dict[str, list[PaidFee]]:
@@ -363,17 +353,28 @@ def _span(r: Any) -> Span:
     )
 
 
+def _decimal_text(value: object) -> str:
+    """Money in the fee rows: its exact decimal text, never a float."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 _ADD_FEES = text(f"""
-INSERT INTO "{S}".assessment_fees
-    (accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
-     contract_id, contract_version, source_event_ids, reason)
-SELECT accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
-       contract_id, contract_version, ARRAY[event_id], reason
-FROM jsonb_to_recordset(CAST(:fees AS jsonb))
-     AS fee(accrual_id text, assessment_id text, member_id text, provider_org_id text, service_date date,
-            amount numeric, contract_id text, contract_version integer, event_id text, reason text)
-ON CONFLICT (assessment_id) DO NOTHING
-RETURNING assessment_id
+WITH added AS (
+    INSERT INTO "{S}".assessment_fees
+        (accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
+         contract_id, contract_version, source_event_ids, reason)
+    SELECT accrual_id, assessment_id, member_id, provider_org_id, service_date, amount,
+           contract_id, contract_version, ARRAY[source_event_id], reason
+    FROM jsonb_to_recordset(CAST(:fees AS jsonb))
+         AS fee(accrual_id text, assessment_id text, member_id text, provider_org_id text, service_date date,
+                amount numeric, contract_id text, contract_version integer, source_event_id text,
+                reason text)
+    ON CONFLICT (assessment_id) DO NOTHING
+    RETURNING assessment_id
+)
+SELECT array_agg(assessment_id) FROM added
 """)
 
 
