@@ -42,8 +42,9 @@ from hearth_devstack.demo_care import (
     visits_in,
 )
 from hearth_devstack.demo_intake import referral_line, service_request
-from hearth_devstack.demo_population import ClaimLine, Member, claims_csv, claims_of, roster_csv
+from hearth_devstack.demo_population import Member, claims_csv, claims_of, roster_csv
 from hearth_devstack.demo_tap import Tap
+from hearth_schemas.claims import ClaimLineReceived
 
 WAIT_S = 300
 #: Seconds without a new decision after which the ones still missing are taken as not coming.
@@ -135,7 +136,7 @@ class Driver:
         service_months = [month.plus(-k) for k in range(7, 0, -1)] if number == 0 else [month.plus(-1)]
         if number == len(self.s.window) - 1:
             service_months.append(month)
-        lines: list[ClaimLine] = []
+        lines: list[ClaimLineReceived] = []
         for service_month in service_months:
             offset = self.s.window.index(service_month) if service_month in self.s.window else 0
             for m in self.s.members:

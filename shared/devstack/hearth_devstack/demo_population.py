@@ -10,8 +10,10 @@ dates: ids, codes, dates of service and structured findings only."""
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from hearth_devstack.demo_calendar import Month
+from hearth_schemas.claims import ClaimLineReceived
 
 #: Condition groups with their share of the population, ICD-10-CM codes (no dots) and how
 #: quickly members with them decline. "none" is the rest of the plan.
@@ -113,28 +115,11 @@ def roster_csv(members: list[Member], window: list[Month]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class ClaimLine:
-    claim_id: str
-    line_number: int
-    member_id: str
-    claim_type: str
-    service_from: date
-    service_to: date
-    diagnosis_codes: tuple[str, ...]
-    procedure_code: str | None
-    revenue_code: str | None
-    place_of_service: str | None
-    admission_type: str | None
-    ed_visit: bool
-    paid_amount: str
-
-
 def _day(r: random.Random, month: Month) -> date:
     return month.first_day + timedelta(days=r.randrange(month.days))
 
 
-def claims_of(member: Member, month: Month, month_number: int, seed: int) -> list[ClaimLine]:
+def claims_of(member: Member, month: Month, month_number: int, seed: int) -> list[ClaimLineReceived]:
     """One member's adjudicated claim lines with service dates in `month`: office visits with the
     member's codes, and for the seriously ill, ED visits, unplanned admissions and DME as frailty
     grows. Members who left the plan have no claims after their coverage ended."""
@@ -145,26 +130,26 @@ def claims_of(member: Member, month: Month, month_number: int, seed: int) -> lis
     codes = CONDITIONS[member.condition][1] if member.condition in CONDITIONS else ROUTINE_CODES
     if member.condition == "cancer" and frailty < 0.45:
         codes = tuple(c for c in codes if not c.startswith("C7"))  # not (yet) metastatic
-    lines: list[ClaimLine] = []
+    lines: list[ClaimLineReceived] = []
 
     def add(kind: str, start: date, days: int, amount: float, **fields: object) -> None:
         claim_id = f"C{member.member_id}-{month}-{len(lines) + 1}"
         dx = (r.choice(codes), *r.sample(ROUTINE_CODES, 1))
         lines.append(
-            ClaimLine(
+            ClaimLineReceived(
                 claim_id=claim_id,
                 line_number=1,
                 member_id=member.member_id,
                 claim_type=kind,
                 service_from=start,
                 service_to=min(start + timedelta(days=days), month.last_day),
-                diagnosis_codes=tuple(fields.pop("dx", dx)),  # type: ignore[arg-type]
+                diagnosis_codes=list(fields.pop("dx", dx)),  # type: ignore[call-overload]
                 procedure_code=fields.get("procedure_code"),  # type: ignore[arg-type]
                 revenue_code=fields.get("revenue_code"),  # type: ignore[arg-type]
                 place_of_service=fields.get("place_of_service"),  # type: ignore[arg-type]
                 admission_type=fields.get("admission_type"),  # type: ignore[arg-type]
                 ed_visit=bool(fields.get("ed_visit", False)),
-                paid_amount=f"{amount:.2f}",
+                paid_amount=Decimal(f"{amount:.2f}"),
             )
         )
 
@@ -213,7 +198,7 @@ CLAIM_COLUMNS = (
 )
 
 
-def claims_csv(lines: list[ClaimLine]) -> str:
+def claims_csv(lines: list[ClaimLineReceived]) -> str:
     rows = [CLAIM_COLUMNS]
     for c in lines:
         rows.append(

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from hearth_schemas.claims import ClaimLineReceived
+
 TOPICS = ("referral.events", "eligibility.events", "billing.events")
 
 
@@ -100,32 +102,16 @@ class ClaimsFeed:
         self.bootstrap = bootstrap
         self._producer: Any = None
 
-    async def __call__(self, lines: list[Any]) -> None:
+    async def __call__(self, lines: list[ClaimLineReceived]) -> None:
         from aiokafka import AIOKafkaProducer
 
         from hearth_platform.cloudevents import encode, new_envelope
-        from hearth_schemas.claims import ClaimLineReceived
 
         if self._producer is None:
             self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=20)
             await self._producer.start()
         sends = []
-        for c in lines:
-            event = ClaimLineReceived(
-                claim_id=c.claim_id,
-                line_number=c.line_number,
-                member_id=c.member_id,
-                claim_type=c.claim_type,
-                service_from=c.service_from,
-                service_to=c.service_to,
-                diagnosis_codes=list(c.diagnosis_codes),
-                procedure_code=c.procedure_code,
-                revenue_code=c.revenue_code,
-                place_of_service=c.place_of_service,
-                admission_type=c.admission_type,
-                ed_visit=c.ed_visit,
-                paid_amount=c.paid_amount,
-            )
+        for event in lines:
             key, value, headers = encode(new_envelope(event, source="/hearth-demo/claims-feed"))
             sends.append(await self._producer.send(event.topic(), value=value, key=key, headers=headers))
         await asyncio.gather(*sends)
