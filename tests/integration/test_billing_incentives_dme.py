@@ -19,6 +19,7 @@ from hearth_billing import handlers
 from hearth_billing.api import InvoiceOut
 from hearth_billing.exports import read_exports
 from hearth_billing.periods import Month
+from hearth_billing.rebuild import replay, timeline
 from hearth_billing.remittance_x12 import remittance_820
 from hearth_billing.value_report import performance_report
 from hearth_schemas import MemberDisenrolled, MemberEnrolled, PerformanceScored
@@ -335,3 +336,33 @@ async def test_dme_routes_refuse_bad_input_and_answer_refusals_with_their_reason
     listed = await http.get(f"{url}/members/{member_id}/dme-requests")
     assert [r["request_id"] for r in listed.json()] == [refused["request_id"]]
     assert (await http.get(f"{url}/dme-requests/no-such-request")).status_code == 404
+
+
+async def test_a_rebuild_replays_the_dme_decisions_and_issues_the_same_dme_lines(
+    billing: Billing, stack: Stack, tmp_path: Path
+):
+    facts = await billing.deliver(enrolled("R1", "org-dme", "moderate", date(2026, 10, 1)))
+
+    async def request(code: str, day: date, amount: str) -> dict[str, Any]:
+        return await handlers.request_dme(billing.db, "R1", code, day, Decimal(amount))
+
+    await request("E1390", date(2026, 10, 12), "1800.00")
+    refused = await request("E0999", date(2026, 10, 12), "100.00")
+    await billing.close("2026-10")
+    late = await request("E1390", date(2026, 10, 25), "300.00")  # billed by November's close
+    await billing.close("2026-11")
+    originals = {m: await billing.invoice(m, "org-dme") for m in ("2026-10", "2026-11")}
+    assert [total(originals[m]) for m in originals] == ["1900.00", "700.00"]  # 400 + 1500 cap; 400 + 300
+
+    async for fresh in billing_with_contracts(stack, tmp_path):
+        report = await replay(fresh.db, timeline([*facts, *await billing.published()]).steps)
+        assert report.dme_decisions == 3
+        assert [c.month for c in report.closed] == ["2026-10", "2026-11"]
+        for month, original in originals.items():
+            assert await fresh.invoice(month, "org-dme") == original
+        for decided in (late, refused):
+            assert await handlers.dme_request_view(fresh.db, decided["request_id"]) == decided | {
+                "invoice_id": (await handlers.dme_request_view(billing.db, decided["request_id"]))[
+                    "invoice_id"
+                ]
+            }

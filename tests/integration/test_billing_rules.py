@@ -7,6 +7,7 @@ test_billing.py and test_billing_adjustments.py). So these tests may use any mon
 without touching the shared stack's month closes.
 """
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ import pytest
 from hearth_billing import handlers
 from hearth_billing.app import definition
 from hearth_billing.periods import Month
-from hearth_platform.cloudevents import Envelope, new_envelope
+from hearth_platform.cloudevents import Envelope, decode, new_envelope
 from hearth_platform.db import Database
 from hearth_platform.handlers import Received
 from hearth_platform.migrations import upgrade
@@ -54,6 +55,20 @@ class Billing:
         listed = await handlers.invoices_view(self.db, Month.parse(month), org)
         assert len(listed) == 1, listed
         return await handlers.invoice_view(self.db, listed[0]["invoice_id"])
+
+    async def published(self) -> list[Envelope]:
+        """Every event billing staged, as the relay would publish it (for a rebuild to read)."""
+        async with self.db.unit_of_work() as uow:
+            table = self.db.platform.outbox
+            rows = await uow.conn.execute(table.select().order_by(table.c.id))
+            return [
+                decode(
+                    r.aggregateid.encode(),
+                    json.dumps(r.payload).encode(),
+                    [(k, v.encode()) for k, v in r.headers.items()],
+                )
+                for r in rows
+            ]
 
     async def outbox(self, event_type: str) -> list[dict[str, Any]]:
         async with self.db.unit_of_work() as uow:

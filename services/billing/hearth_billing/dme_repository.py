@@ -1,7 +1,7 @@
 """SQL of DME requests: the enrolment a request is decided by, the decisions, and the close's DME
 lines (set-based: every approved pass-through not billed yet, in one statement)."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text
@@ -72,7 +72,10 @@ class DmeRepository:
         service_date: date,
         amount: Any,
         decision: DmeDecision,
+        requested_at: datetime | None = None,
     ) -> dict[str, Any]:
+        """Keep a decision; `requested_at` is the recorded one when a rebuild replays it."""
+        recorded = {} if requested_at is None else {"requested_at": requested_at}
         row = (
             await self.conn.execute(
                 insert(dme_requests)
@@ -89,6 +92,7 @@ class DmeRepository:
                     billed_amount=decision.billed_amount,
                     contract_id=decision.contract_id,
                     contract_version=decision.contract_version,
+                    **recorded,
                 )
                 .returning(dme_requests)
             )

@@ -23,6 +23,7 @@ from hearth_schemas import (
     AdjustmentPosted,
     AssessmentCompleted,
     AssessmentFeeAccrued,
+    DmeRequestDecided,
     InvoiceIssued,
     MemberDisenrolled,
     MemberEnrolled,
@@ -36,6 +37,7 @@ from .close import ClosedMonth, EarlierMonthsOpen, IssuedInvoice, UnpricedMember
 from .close_adjustments import CloseAdjustments
 from .close_repository import CloseRepository
 from .contracts import ContractBook, read_contracts
+from .dme import DmeDecision
 from .dme import decide as decide_dme
 from .dme_repository import DmeRepository
 from .late_changes import LateChange, LateChangeRepository
@@ -319,9 +321,42 @@ async def request_dme(
         book = await ContractRepository(uow.conn).book()
         decision = decide_dme(book, member_id, hcpcs_code, service_date, amount, enrolled)
         request = await repo.add(str(uuid.uuid4()), member_id, hcpcs_code, service_date, amount, decision)
+        uow.publish(dme_decided(request), aggregatetype="dme_request")
         await uow.commit()
     log.info("dme request decided", extra={"status": decision.status, "hcpcs_code": hcpcs_code})
     return request
+
+
+def dme_decided(request: Mapping[str, Any]) -> DmeRequestDecided:
+    """The event of a kept decision: the request as decided, so a rebuild can replay it."""
+    return DmeRequestDecided.model_validate(
+        {field: request[field] for field in DmeRequestDecided.model_fields if field in request}
+    )
+
+
+async def replay_dme_decision(db: Database, decided: DmeRequestDecided) -> None:
+    """Keep a recorded decision as it was decided (rebuild.py): the contract and enrolment it was
+    decided by are the facts of that moment, so it is not decided again."""
+    decision = DmeDecision(
+        status=decided.status,
+        reason=decided.reason,
+        provider_org_id=decided.provider_org_id,
+        handling=decided.handling,
+        billed_amount=decided.billed_amount,
+        contract_id=decided.contract_id,
+        contract_version=decided.contract_version,
+    )
+    async with db.unit_of_work() as uow:
+        await DmeRepository(uow.conn).add(
+            decided.request_id,
+            decided.member_id,
+            decided.hcpcs_code,
+            decided.service_date,
+            decided.requested_amount,
+            decision,
+            requested_at=decided.requested_at,
+        )
+        await uow.commit()
 
 
 async def dme_request_view(db: Database, request_id: str) -> dict[str, Any]:

@@ -25,8 +25,9 @@ nothing committed). An event delivered twice counts once (`ce_source` + `ce_id`)
 one that cannot be decoded or validated is skipped and counted (the live consumer dead-lettered
 it), as is one a handler refuses on its own; a change that arrives before the enrolment it changes
 is parked and retried after each later run of its member and before each close, as the consumer
-does. What no topic holds cannot be rebuilt: DME requests arrive over HTTP, so DME lines are not
-replayed (the rebuild reports every invoice, so a comparison shows them).
+does. DME requests arrive over HTTP and are decided then; each decision is on billing.events
+(`DmeRequestDecided`) and is kept again as decided, at its `requested_at`, so the rebuilt invoices
+carry the same DME lines.
 
 The target must be a fresh billing database: its closes stage their events in its own outbox,
 which `python -m hearth_billing.rebuild` never relays, so a rebuild never announces a second
@@ -49,10 +50,16 @@ from hearth_platform.consumer import is_infrastructure_fault
 from hearth_platform.db import Database
 from hearth_platform.errors import Conflict, HearthError
 from hearth_platform.handlers import HandlerRegistry, Received
-from hearth_schemas import AdjustmentPosted, AssessmentFeeAccrued, InvoiceIssued, MonthClosed
+from hearth_schemas import (
+    AdjustmentPosted,
+    AssessmentFeeAccrued,
+    DmeRequestDecided,
+    InvoiceIssued,
+    MonthClosed,
+)
 
 from .close import ClosedMonth
-from .handlers import close_month, handlers
+from .handlers import close_month, handlers, replay_dme_decision
 from .late_changes import LateChangeRepository
 from .periods import Month
 
@@ -72,7 +79,14 @@ class RecordedClose:
     invoice_ids: Mapping[str, str]
 
 
-Step = Received[Any] | RecordedClose
+@dataclass(frozen=True)
+class RecordedDme:
+    """A DME decision as billing.events recorded it."""
+
+    decided: DmeRequestDecided
+
+
+Step = Received[Any] | RecordedClose | RecordedDme
 
 
 @dataclass
@@ -89,6 +103,7 @@ class RebuildReport:
     invalid: int = 0
     refused_event_ids: list[str] = field(default_factory=list)
     still_parked: int = 0
+    dme_decisions: int = 0
     closed: list[ClosedMonth] = field(default_factory=list)
     refused_closes: list[tuple[str, str]] = field(default_factory=list)
 
@@ -103,6 +118,7 @@ def timeline(
     organization_of: dict[str, str] = {}
     accrued_at: dict[str, datetime] = {}
     posted: list[tuple[str, list[str]]] = []
+    dme: list[DmeRequestDecided] = []
     result = Timeline([])
     for env in envelopes:
         if (env.source, env.id) in seen:
@@ -119,6 +135,8 @@ def timeline(
                     organization_of[issued.invoice_id] = issued.provider_org_id
                 elif env.type == AssessmentFeeAccrued.event_type() and env.causation_id:
                     accrued_at[env.causation_id] = env.time
+                elif env.type == DmeRequestDecided.event_type():
+                    dme.append(DmeRequestDecided.model_validate(env.data))
                 elif env.type == AdjustmentPosted.event_type():
                     adjustment = AdjustmentPosted.model_validate(env.data)
                     posted.append((adjustment.posted_month, adjustment.cause_event_ids))
@@ -143,6 +161,7 @@ def timeline(
         return at if floor is None or at > floor else floor + AFTER
 
     keyed: list[tuple[datetime, int, int, Step]] = [(reached(f), 0, n, f) for n, f in enumerate(facts)]
+    keyed += [(d.requested_at, 0, len(facts) + n, RecordedDme(d)) for n, d in enumerate(dme)]
     keyed += [
         (
             c.closed_at,
@@ -218,6 +237,10 @@ async def replay(db: Database, steps: Sequence[Step], registry: HandlerRegistry 
     report = RebuildReport()
     parked: list[Received[Any]] = []
     for run in _runs(steps):
+        if isinstance(run, RecordedDme):
+            await replay_dme_decision(db, run.decided)
+            report.dme_decisions += 1
+            continue
         if isinstance(run, RecordedClose):
             parked = await _retry(db, registry, parked, None, report)
             try:
@@ -236,16 +259,15 @@ async def replay(db: Database, steps: Sequence[Step], registry: HandlerRegistry 
     return report
 
 
-def _runs(steps: Sequence[Step]) -> Iterable[list[Received[Any]] | RecordedClose]:
+def _runs(steps: Sequence[Step]) -> Iterable[list[Received[Any]] | RecordedClose | RecordedDme]:
     run: list[Received[Any]] = []
     for step in steps:
-        if isinstance(step, RecordedClose) or (
-            run and (step.envelope.type != run[0].envelope.type or len(run) >= RUN)
-        ):
+        recorded = isinstance(step, (RecordedClose, RecordedDme))
+        if recorded or (run and (step.envelope.type != run[0].envelope.type or len(run) >= RUN)):
             if run:
                 yield run
                 run = []
-        if isinstance(step, RecordedClose):
+        if recorded:
             yield step
         else:
             run.append(step)
@@ -322,6 +344,7 @@ async def _main() -> int:
     print(
         f"replayed {report.events} event(s) ({report.duplicates} duplicate(s), {report.invalid} invalid, "
         f"{len(report.refused_event_ids)} refused, {report.still_parked} still parked); "
+        f"kept {report.dme_decisions} DME decision(s); "
         f"re-closed {len(report.closed)} month(s), {len(report.refused_closes)} refused"
     )
     for month, reason in report.refused_closes:

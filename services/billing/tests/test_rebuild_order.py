@@ -5,12 +5,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hearth_billing.rebuild import RecordedClose, timeline
+from hearth_billing.rebuild import RecordedClose, RecordedDme, timeline
 from hearth_platform.cloudevents import Envelope, new_envelope
 from hearth_schemas import (
     AdjustmentPosted,
     AssessmentCompleted,
     AssessmentFeeAccrued,
+    DmeRequestDecided,
     InvoiceIssued,
     MemberDisenrolled,
     MonthClosed,
@@ -61,8 +62,33 @@ def close(month: str, minutes: int, invoice_id: str) -> list[Envelope]:
 
 def labels(steps: list[Any]) -> list[str]:
     return [
-        s.month if isinstance(s, RecordedClose) else s.event.subject() + ":" + s.envelope.id for s in steps
+        s.month
+        if isinstance(s, RecordedClose)
+        else "dme:" + s.decided.request_id
+        if isinstance(s, RecordedDme)
+        else s.event.subject() + ":" + s.envelope.id
+        for s in steps
     ]
+
+
+def dme_decided(request_id: str, minutes: int) -> Envelope:
+    decided = DmeRequestDecided(
+        request_id=request_id,
+        member_id="M-1",
+        provider_org_id="org-a",
+        hcpcs_code="E1390",
+        service_date=date(2026, 10, 12),
+        requested_amount=Decimal("1800.00"),
+        status="approved",
+        handling="pass_through",
+        reason="E1390 passes through contract dme v1 up to 1500.00: billed 1500.00 of 1800.00 (capped)",
+        billed_amount=Decimal("1500.00"),
+        contract_id="dme",
+        contract_version=1,
+        requested_at=at(minutes),
+    )
+    # the relay publishes a little after the request was decided: its time is not the order
+    return envelope(decided, minutes + 30, BILLING)
 
 
 def test_facts_and_closes_are_ordered_by_time_with_the_recorded_invoice_ids():
@@ -119,3 +145,9 @@ def test_a_change_an_adjustment_names_comes_after_the_close_before_the_posting_c
         change,
     ]
     assert labels(timeline(log).steps) == ["2026-10", f"M-1:{change.id}", "2026-11"]
+
+
+def test_a_dme_decision_is_replayed_where_it_was_requested_not_where_it_was_published():
+    fact = envelope(assessment("A-1"), 1)
+    planned = timeline([fact, *close("2026-10", 10, "INV-1"), dme_decided("D-2", 12), dme_decided("D-1", 5)])
+    assert labels(planned.steps) == [f"M-1:{fact.id}", "dme:D-1", "2026-10", "dme:D-2"]

@@ -1,7 +1,7 @@
 """Hearth's event contracts: versioned pydantic models, their JSON Schemas and AsyncAPI document."""
 
 from .base import Event
-from .billing import AdjustmentPosted, AssessmentFeeAccrued, InvoiceIssued, MonthClosed
+from .billing import AdjustmentPosted, AssessmentFeeAccrued, DmeRequestDecided, InvoiceIssued, MonthClosed
 from .claims import ClaimLineReceived
 from .eligibility import EligibilityDetermined, MemberDisenrolled, MemberEnrolled, TierChanged
 from .quality import PerformanceScored
@@ -21,6 +21,7 @@ __all__ = [
     "AdjustmentPosted",
     "AssessmentCompleted",
     "AssessmentFeeAccrued",
+    "DmeRequestDecided",
     "AssessmentScheduled",
     "ClaimEvidence",
     "ClaimLineReceived",

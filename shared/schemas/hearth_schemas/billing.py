@@ -1,7 +1,7 @@
-"""Events of the billing service: accruals, month close, invoices and adjustments."""
+"""Events of the billing service: accruals, DME decisions, month close, invoices and adjustments."""
 
 from datetime import date, datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -25,6 +25,28 @@ class AssessmentFeeAccrued(_BillingEvent):
     amount: Money
     contract_id: Identifier
     contract_version: int | None = Field(default=None, ge=1)
+
+
+class DmeRequestDecided(_BillingEvent):
+    """A DME request decided against the contract (approved or refused, with the reason). It is
+    the request's record on a topic: a rebuild of billing replays it as decided, so the rebuilt
+    invoices carry the same DME lines."""
+
+    name: ClassVar[str] = "DmeRequestDecided"
+
+    request_id: Identifier
+    member_id: MemberId
+    provider_org_id: Identifier | None = None
+    hcpcs_code: str = Field(pattern=r"^[A-Z][0-9]{4}$")
+    service_date: date
+    requested_amount: Money
+    status: Literal["approved", "refused"]
+    handling: Literal["allowance", "pass_through"] | None = None
+    reason: str = Field(max_length=1000)
+    billed_amount: Money | None = None
+    contract_id: Identifier | None = None
+    contract_version: int | None = Field(default=None, ge=1)
+    requested_at: datetime
 
 
 class MonthClosed(_BillingEvent):

@@ -1,7 +1,7 @@
 """Every event contract Hearth knows, by CloudEvents type."""
 
 from .base import Event
-from .billing import AdjustmentPosted, AssessmentFeeAccrued, InvoiceIssued, MonthClosed
+from .billing import AdjustmentPosted, AssessmentFeeAccrued, DmeRequestDecided, InvoiceIssued, MonthClosed
 from .claims import ClaimLineReceived
 from .eligibility import EligibilityDetermined, MemberDisenrolled, MemberEnrolled, TierChanged
 from .quality import PerformanceScored
@@ -24,6 +24,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     TierChanged,
     MemberDisenrolled,
     AssessmentFeeAccrued,
+    DmeRequestDecided,
     MonthClosed,
     InvoiceIssued,
     AdjustmentPosted,
