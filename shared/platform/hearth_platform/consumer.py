@@ -464,9 +464,12 @@ def _tune_garbage_collector(batch_max: int) -> None:
 
 
 def _without(items: Sequence[Item], taken: Sequence[Item]) -> Sequence[Item]:
-    """`items` less the very objects in `taken` (usually none, so usually no copy)."""
+    """`items` less the very objects in `taken`, which holds some of them, each once (usually
+    none or all of them: then no copy, and no set of a batch's ids)."""
     if not taken:
         return items
+    if len(taken) == len(items):
+        return []
     ids = {id(i) for i in taken}
     return [i for i in items if id(i) not in ids]
 

@@ -32,7 +32,7 @@ class Relay:
         self.settings = db.settings
         self.service = db.service
         schema = db.platform.schema
-        self._select = f"""SELECT id, event_id, type, topic, payload::text AS payload, headers::text AS headers
+        self._select = f"""SELECT id, event_id, type, topic, payload, headers
                            FROM "{schema}".outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1"""
         self._mark = f'UPDATE "{schema}".outbox SET sent_at = now() WHERE id = ANY($1::bigint[])'
         self._backlog = f'SELECT count(*) FROM "{schema}".outbox WHERE sent_at IS NULL'
