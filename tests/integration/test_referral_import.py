@@ -4,6 +4,10 @@ import asyncio
 import sys
 import uuid
 
+import asyncpg
+
+from hearth_platform.db import asyncpg_dsn
+
 from .stack import Stack
 
 
@@ -133,3 +137,68 @@ async def test_imported_referrals_are_assigned_to_their_organizations_coordinato
     first_referral = worklist["coordinators"][0]["referrals"][0]["referral_id"]
     history = (await http.get(f"{base}/referrals/{first_referral}")).json()["history"]
     assert [(h["from"], h["to"], h["actor"]) for h in history] == [(None, "received", "aco-4")]
+
+
+async def test_an_imported_line_is_published_as_the_referral_received_contract(stack: Stack, http):
+    run = uuid.uuid4().hex[:8]
+    member = f"E-{run}"
+    ndjson = (
+        f'{{"member_id": "{member}", "source": "care_manager", "referrer_id": "cm-7", '
+        '"referral_date": "2026-11-06", "provider_org_id": "org-e", "goals_of_care_discussed": false}\n'
+    )
+    response = await http.post(
+        f"{stack.url('referral')}/referrals/import",
+        content=ndjson.encode(),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert response.json()["imported"] == 1, response.text
+    event = await stack.wait_for_event("referral.events", lambda e: e.subject == member)
+    assert event.type == "hearth.referral.ReferralReceived.v1"
+    referral_id = event.data["referral_id"]
+    assert {k: v for k, v in event.data.items() if k not in ("referral_id", "received_at")} == {
+        "member_id": member,
+        "source": "care_manager",
+        "referrer_id": "cm-7",
+        "referral_date": "2026-11-06",
+        "provider_org_id": "org-e",
+        "goals_of_care_discussed": False,
+    }
+    referral = (await http.get(f"{stack.url('referral')}/referrals/{referral_id}")).json()
+    assert (referral["member_id"], referral["status"]) == (member, "received")
+    assert event.correlation_id and event.traceparent and event.id != referral_id
+
+
+async def test_a_list_whose_member_another_request_refers_meanwhile_is_refused_whole_then_links_on_retry(
+    stack: Stack, http
+):
+    run = uuid.uuid4().hex[:8]
+    member, other = f"R-{run}-0", f"R-{run}-1"
+    ndjson = "".join(
+        f'{{"member_id": "{m}", "source": "aco", "referrer_id": "aco-8", "referral_date": "2026-11-07"}}\n'
+        for m in (member, other)
+    ).encode()
+    url = f"{stack.url('referral')}/referrals/import"
+    headers = {"content-type": "application/x-ndjson"}
+    # Another writer has opened a referral for the member and not committed yet: the list's
+    # insert waits for it, then meets the one-open-referral-per-member rule.
+    conn = await asyncpg.connect(asyncpg_dsn(stack.infra.database_url))
+    try:
+        meanwhile = conn.transaction()
+        await meanwhile.start()
+        await conn.execute(
+            "INSERT INTO referral.referrals (referral_id, member_id, source, referrer_id, referral_date,"
+            " received_at, status) VALUES ($1, $2, 'ehr', 'dr-8', '2026-11-07', now(), 'received')",
+            f"meanwhile-{run}",
+            member,
+        )
+        first = asyncio.create_task(http.post(url, content=ndjson, headers=headers))
+        await asyncio.sleep(1.0)
+        await meanwhile.commit()
+        refused = await first
+    finally:
+        await conn.close()
+    assert refused.status_code == 409, refused.text
+    assert "send it again" in refused.json()["message"]
+    # Nothing of the list was kept; sent again, the member links and the other line imports.
+    retry = await http.post(url, content=ndjson, headers=headers)
+    assert (retry.json()["imported"], retry.json()["linked_to_open_referral"]) == (1, 1), retry.text

@@ -3,8 +3,10 @@ its own, so a file with some bad lines still imports its good ones, and every ba
 with its line number, the field and the reason (never the submitted value)."""
 
 import csv
+import gc
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,23 @@ CSV_COLUMNS = (
     "provider_org_id",
     "goals_of_care_discussed",
 )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for a stretch of synchronous work over a whole list. Parsing
+    and staging 5,000 lines allocate ~50,000 acyclic objects (dicts, models, tuples), which set
+    off dozens of collections, and every second list or so a full one (50-100 ms measured, against
+    ~25 ms for the parse itself). No await happens inside, so nothing else runs meanwhile; what
+    the stretch allocated is looked at once afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass(frozen=True)

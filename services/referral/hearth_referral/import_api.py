@@ -12,7 +12,7 @@ from hearth_platform.errors import HearthError, Invalid
 
 from .access import scoped_key
 from .api import IDEMPOTENCY_KEY, ReferralIn, idempotency_key
-from .bulk_import import parse_referral_list
+from .bulk_import import collector_paused, parse_referral_list
 from .intake import claim_list_key, keep_list_answer, list_answer, receive_list
 
 router = APIRouter(tags=["referrals"])
@@ -53,7 +53,8 @@ async def import_referrals(request: Request, db: DatabaseDep, caller: CallerDep)
         text = (await request.body()).decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid("the list is not UTF-8 text") from None
-    parsed = parse_referral_list(text, content_type, ReferralIn)
+    with collector_paused():
+        parsed = parse_referral_list(text, content_type, ReferralIn)
     async with db.unit_of_work() as uow:
         if key is not None and not await claim_list_key(uow, key):
             # Imported before with this key (a concurrent retry waited for it): answer the same.

@@ -18,12 +18,14 @@ referral would meet them:
   with an organization are placed before those without, so a mixed batch may balance slightly
   differently than one at a time (caseloads are approximate under concurrency anyway).
 A member referred at the same moment by another transaction is answered with no referral
-(`referral_id` NULL): the caller retries, and the retry links.
+(`referral_id` NULL), or, for a batch that fails whole (a referral list, `skip_concurrent`
+False), fails the statement on the one-open-referral index: the caller retries, and the retry
+links.
 """
 
 from hearth_schemas import ReferralReceived
 
-from .domain import OPEN
+from .tables import OPEN_LIST
 
 #: (name, Postgres type) of the batch's columns, in COPY order.
 STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -44,10 +46,12 @@ STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("correlation_id", "text"),
     ("causation_id", "text"),
     ("traceparent", "text"),
-    # Event fields beyond the referral's own (case-finding's evidence), already JSON.
-    ("extra", "jsonb"),
+    # The line's ReferralReceived as it goes to the outbox (payload and Kafka headers, JSON text
+    # built by the caller, intake.ReceivedEvents), written only if the line creates the referral.
+    ("payload", "text"),
+    ("headers", "text"),
 )
-OPEN_STATUSES = sorted(s.value for s in OPEN)
+EVENT_TEXT = ("payload", "headers")
 EVENT_TYPE = ReferralReceived.event_type()
 EVENT_TOPIC = ReferralReceived.topic()
 ASSIGNED_BY = "hearth-referral"
@@ -75,10 +79,11 @@ WITH staged AS MATERIALIZED (
     -- = ANY(ARRAY(...)), not IN (SELECT ...): as a semi-join the planner expects every line to
     -- have an open referral, scans all referrals, and plans the rest for batches of one row.
     SELECT {r_referral} FROM referral.referrals r
-    WHERE r.member_id = ANY(ARRAY(SELECT member_id FROM staged)) AND r.status = ANY(CAST(:open AS text[]))
+    WHERE r.member_id = ANY(ARRAY(SELECT member_id FROM staged)) AND r.status IN ({open_list})
     FOR UPDATE
 ), fresh AS MATERIALIZED (
-    SELECT DISTINCT ON (s.member_id) s.*,
+    -- Every column but the event text (most of a line's bytes), which only `events` needs.
+    SELECT DISTINCT ON (s.member_id) {line_columns},
            coalesce(s.provider_org_id, ma.provider_org_id) AS preferred_org
     FROM staged s
     LEFT JOIN referral.member_attributions ma ON s.provider_org_id IS NULL AND ma.member_id = s.member_id
@@ -88,7 +93,7 @@ WITH staged AS MATERIALIZED (
 ), loads AS MATERIALIZED (
     SELECT c.coordinator_id, c.provider_org_id,
            (SELECT count(*) FROM referral.referrals r
-            WHERE r.coordinator_id = c.coordinator_id AND r.status = ANY(CAST(:open AS text[])))::int AS n
+            WHERE r.coordinator_id = c.coordinator_id AND r.status IN ({open_list}))::int AS n
     FROM referral.coordinators c
     WHERE c.active AND EXISTS (SELECT 1 FROM fresh)
 ), placed AS MATERIALIZED (
@@ -144,53 +149,54 @@ WITH staged AS MATERIALIZED (
            f.provider_org_id, f.goals_of_care_discussed, 'received', f.idempotency_key, a.coordinator_id
     FROM fresh f LEFT JOIN assigned a ON a.line = f.n
     ORDER BY f.n
-    ON CONFLICT DO NOTHING
-    RETURNING referral_id
+    {on_conflict}RETURNING referral_id
 ), made AS MATERIALIZED (
+    -- In line order, once: the inserts below read it in that order (a materialized CTE is
+    -- scanned as stored), so none of them sorts again (the outbox's sort spilled to disk).
     SELECT f.*, a.coordinator_id, a.reason AS assignment_reason
     FROM fresh f JOIN created c ON c.referral_id = f.referral_id LEFT JOIN assigned a ON a.line = f.n
+    ORDER BY f.n
 ), history AS (
     INSERT INTO referral.referral_transitions (referral_id, from_status, to_status, at, actor, reason)
     SELECT referral_id, NULL, 'received', CAST(:at AS timestamptz), actor, 'referred by ' || source
-    FROM made ORDER BY n
+    FROM made
 ), queue AS (
     INSERT INTO referral.referral_assignments (referral_id, coordinator_id, at, actor, reason)
     SELECT referral_id, coordinator_id, CAST(:at AS timestamptz), CAST(:assigned_by AS text), assignment_reason
-    FROM made WHERE coordinator_id IS NOT NULL ORDER BY n
+    FROM made WHERE coordinator_id IS NOT NULL
 ), events AS (
+    -- The event as the caller wrote it: Postgres only stores the text the relay will send.
     INSERT INTO referral.outbox (event_id, aggregatetype, aggregateid, type, topic, payload, headers)
     SELECT m.event_id, 'referral', m.member_id, CAST(:event_type AS text), CAST(:topic AS text),
-           jsonb_strip_nulls(jsonb_build_object(
-               'referral_id', m.referral_id, 'member_id', m.member_id, 'source', m.source,
-               'referrer_id', m.referrer_id, 'referral_date', m.referral_date,
-               'received_at', CAST(:received_at AS text), 'provider_org_id', m.provider_org_id,
-               'goals_of_care_discussed', m.goals_of_care_discussed)) || coalesce(m.extra, '{{}}'),
-           CAST(:headers AS jsonb) || jsonb_strip_nulls(jsonb_build_object(
-               'ce_id', m.event_id, 'ce_subject', m.member_id,
-               'ce_correlationid', coalesce(m.correlation_id, m.event_id),
-               'ce_causationid', m.causation_id,
-               'traceparent', coalesce(m.traceparent,
-                   '00-' || md5(m.event_id) || '-' || left(md5(m.referral_id), 16) || '-01')))
-    FROM made m ORDER BY m.n
+           s.payload, s.headers
+    FROM made m JOIN staged s ON s.n = m.n
 ), answers AS (
     SELECT s.n, e.referral_id, false AS created, e.member_id, e.source, e.referrer_id,
-           e.referral_date, e.received_at, e.provider_org_id, e.goals_of_care_discussed, e.status
+           e.referral_date, e.received_at, e.provider_org_id, e.goals_of_care_discussed, e.status,
+           false AS new_referral
     FROM staged s JOIN earlier e ON e.n = s.n
     UNION ALL
     SELECT s.n, {o_referral}, false, o.member_id, o.source, o.referrer_id, o.referral_date,
-           o.received_at, o.provider_org_id, o.goals_of_care_discussed, o.status
+           o.received_at, o.provider_org_id, o.goals_of_care_discussed, o.status, false
     FROM staged s JOIN open_now o ON o.member_id = s.member_id
     WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.n = s.n)
     UNION ALL
     SELECT s.n, m.referral_id, m.n = s.n, m.member_id, m.source, m.referrer_id, m.referral_date,
-           CAST(:at AS timestamptz), m.provider_org_id, m.goals_of_care_discussed, 'received'
+           CAST(:at AS timestamptz), m.provider_org_id, m.goals_of_care_discussed, 'received', true
     FROM staged s JOIN made m ON m.member_id = s.member_id
     WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.n = s.n)
 ), referred AS (
+    -- A referral this statement created has no referrer yet: its rows need no conflict check
+    -- (ON CONFLICT's speculative insertion cost a third of this insert).
     INSERT INTO referral.referral_referrers (referral_id, org_id)
     SELECT DISTINCT a.referral_id, s.referrer_org_id
     FROM answers a JOIN staged s ON s.n = a.n
-    WHERE s.referrer_org_id IS NOT NULL
+    WHERE s.referrer_org_id IS NOT NULL AND a.new_referral
+), referred_again AS (
+    INSERT INTO referral.referral_referrers (referral_id, org_id)
+    SELECT DISTINCT a.referral_id, s.referrer_org_id
+    FROM answers a JOIN staged s ON s.n = a.n
+    WHERE s.referrer_org_id IS NOT NULL AND NOT a.new_referral
     ON CONFLICT DO NOTHING
 )
 {answer}
@@ -207,13 +213,22 @@ ANSWER_COUNTS = """SELECT count(*) AS lines, count(*) FILTER (WHERE a.created) A
 FROM staged s LEFT JOIN answers a ON a.n = s.n"""
 
 
-def intake_statement(source: str, answer: str) -> str:
+def intake_statement(source: str, answer: str, *, skip_concurrent: bool = True) -> str:
     """The statement over the batch in `source` (`FROM_JSON`, or a table with the staged
-    columns), answering with `answer` (`ANSWER_ROWS` or `ANSWER_COUNTS`)."""
+    columns), answering with `answer` (`ANSWER_ROWS` or `ANSWER_COUNTS`).
+
+    `skip_concurrent`: a line whose member another transaction referred meanwhile gets no
+    referral (ON CONFLICT DO NOTHING), so the caller can receive just those lines again. A batch
+    that fails whole in that case instead (a referral list) leaves it False: the insert then
+    raises the unique violation on `referrals_one_open_per_member`, and spares the speculative
+    insertion ON CONFLICT costs on every row (a third of the referrals insert)."""
     return _STATEMENT.format(
+        on_conflict="ON CONFLICT DO NOTHING\n    " if skip_concurrent else "",
         columns=", ".join(name for name, _ in STAGED_COLUMNS),
         source=source,
         r_referral=", ".join(f"r.{c}" for c in _REFERRAL.split(", ")),
         o_referral="o.referral_id",
+        open_list=OPEN_LIST,
+        line_columns=", ".join(f"s.{name}" for name, _ in STAGED_COLUMNS if name not in EVENT_TEXT),
         answer=answer,
     )
