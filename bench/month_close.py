@@ -7,9 +7,9 @@ the plan-wide contract). Its enrolment spans are seeded set-based (INSERT ... SE
 generate_series), as if the enrolment events had arrived, then `POST /months/{m}/close` is timed
 through the real service, first and repeated. The baseline, on the same rows in the same run: one
 SQL statement that prices each member-month at its tier's rate and sums per organization; beside
-it, for where the time goes, the raw write of those priced rows into a bare temporary table (no
-WAL, no index) and into a bare ordinary table (WAL, no index; rolled back): the close writes a
-million durable, traceable invoice lines with their primary key, which no aggregate does."""
+it, what writing those priced rows would cost, into a bare temporary table (no WAL, no index) and
+into a bare ordinary table (WAL, no index; rolled back): the close writes none of them, it stores
+the month's priced groups and reads each member's line back from the spans it saw."""
 
 import asyncio
 import tempfile

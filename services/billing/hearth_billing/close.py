@@ -2,8 +2,9 @@
 
 The rules, written here in plain Python, are the specification; the close itself runs them as
 set-based SQL in `close_repository.CloseRepository` (a million member-months do not pass through
-Python: one INSERT ... SELECT prices and writes every PMPM line, pricing_sql.py), and the
-integration tests check that both agree.
+Python: they are priced in groups of members priced alike, pricing_sql.py, and each member's line
+is read back from the spans the close saw, member_lines_sql.py), and the integration tests check
+that both agree, member by member (test_billing_close_reference.py).
 
 Full-month rule: a member enrolled on any day of the month is paid one whole month, once, to the
 organization and at the tier in force on the member's last enrolled day of that month (so a tier

@@ -10,8 +10,9 @@
   the month it adjusts, the reasons (`late_enrolment`, `late_tier_change`, `retro_disenrolment`,
   joined by "+" when several) and the events behind them. Cost: the touched members' spans are
   priced once per closed month since the earliest late change, and the lines invoiced since that
-  month are read to find what was billed (no index on invoice_lines.member_id, which would slow
-  every million-line close to speed a rarer, smaller read).
+  month are read to find what was billed: the lines written (adjustments, and PMPM of closes
+  before PMPM groups) and the touched members' PMPM lines as their close priced them
+  (member_lines_sql.py).
 - DME reversals. A pass-through DME line billed on a closed invoice for a day the member, after a
   late change (a retroactive disenrolment), is no longer enrolled with that organization is
   reversed once, in full, by a `dme_adjustment` line of the next close: the closed month it
@@ -35,8 +36,9 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .member_lines_sql import invoiced_member_lines, member_line_parameters
 from .periods import Month
-from .pricing_sql import LATE_MEMBERS, price_month
+from .pricing_sql import LATE_MEMBERS, price_members
 from .tables import metadata
 
 S = metadata.schema
@@ -64,6 +66,17 @@ CREATE TEMPORARY TABLE close_expected
     (member_id text, provider_org_id text, tier text, adjusted_month text, amount numeric,
      contract_id text, contract_version integer) ON COMMIT DROP
 """)
+_BILLED = text("""
+CREATE TEMPORARY TABLE close_billed_pmpm
+    (member_id text, provider_org_id text, tier text, adjusted_month text, amount numeric,
+     contract_id text, contract_version integer) ON COMMIT DROP
+""")
+# What the close of a month priced for the late members, read back from its PMPM groups.
+_ADD_BILLED = text(f"""
+INSERT INTO close_billed_pmpm
+SELECT l.member_id, l.provider_org_id, l.tier, :month, l.amount, l.contract_id, l.contract_version
+FROM ({invoiced_member_lines(member_filter=f"AND s.member_id IN (SELECT member_id FROM {LATE_MEMBERS})")}) AS l
+""")
 _ADD_EXPECTED = text("""
 INSERT INTO close_expected
 SELECT member_id, provider_org_id, tier, :adjusted, amount, contract_id, contract_version
@@ -75,14 +88,18 @@ WITH expected AS (
            max(contract_id) AS contract_id, max(contract_version) AS contract_version
     FROM close_expected GROUP BY 1, 2, 3, 4
 ), billed AS (
-    SELECT l.member_id, i.provider_org_id, l.tier, COALESCE(l.adjusted_month, i.month) AS adjusted_month,
-           sum(l.amount) AS amount, max(l.contract_id) AS contract_id,
-           max(l.contract_version) AS contract_version
-    FROM "{S}".invoices i
-    JOIN "{S}".invoice_lines l ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id
-    WHERE i.month >= (SELECT min(from_month) FROM close_late_changes)
-      AND l.kind IN ('pmpm', '{ADJUSTMENT}')
-      AND l.member_id IN (SELECT member_id FROM {LATE_MEMBERS})
+    SELECT member_id, provider_org_id, tier, adjusted_month, sum(amount) AS amount,
+           max(contract_id) AS contract_id, max(contract_version) AS contract_version
+    FROM (SELECT l.member_id, i.provider_org_id, l.tier, COALESCE(l.adjusted_month, i.month) AS adjusted_month,
+                 l.amount, l.contract_id, l.contract_version
+          FROM "{S}".invoices i
+          JOIN "{S}".invoice_lines l
+            ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id
+          WHERE i.month >= (SELECT min(from_month) FROM close_late_changes)
+            AND l.kind IN ('pmpm', '{ADJUSTMENT}')
+            AND l.member_id IN (SELECT member_id FROM {LATE_MEMBERS})
+          UNION ALL
+          SELECT * FROM close_billed_pmpm) AS l
     GROUP BY 1, 2, 3, 4
 )
 INSERT INTO close_lines
@@ -234,10 +251,13 @@ class CloseAdjustments:
         await self.conn.execute(_PENDING)
         await self.conn.execute(_LATE_MEMBERS)
         await self.conn.execute(_EXPECTED)
+        await self.conn.execute(_BILLED)
         closed = [r.month for r in await self.conn.execute(_CLOSED_MONTHS, {"month": str(month)})]
         for adjusted in closed:
-            await price_month(self.conn, Month.parse(adjusted), "close_past_lines", late_members_only=True)
+            await price_members(self.conn, Month.parse(adjusted), "close_past_lines")
             await self.conn.execute(_ADD_EXPECTED, {"adjusted": adjusted})
+            if (billed := await member_line_parameters(self.conn, adjusted)) is not None:
+                await self.conn.execute(_ADD_BILLED, billed)
         if closed:
             await self.conn.execute(_ADJUSTMENT_LINES)
             await self.conn.execute(_DME_REVERSALS)

@@ -24,7 +24,19 @@ from .tables import metadata
 S = metadata.schema
 INCENTIVE = "incentive"
 
+# The PMPM billed per invoice and contract version: lines written (closes before PMPM groups) and
+# each group's members times its line (pricing_sql.py), the same sums without a member read back.
+_PMPM_BILLED = f"""
+SELECT l.invoice_id, l.contract_id, l.contract_version, l.amount
+FROM "{S}".invoices i
+JOIN "{S}".invoice_lines l
+  ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id AND l.kind = 'pmpm'
+UNION ALL
+SELECT invoice_id, contract_id, contract_version, members * amount FROM "{S}".invoice_pmpm_groups
+"""
+
 _INCENTIVES = text(f"""
+WITH pmpm_billed AS NOT MATERIALIZED ({_PMPM_BILLED})
 INSERT INTO close_lines
     (provider_org_id, member_id, kind, tier, service_date, quantity, unit_amount, amount,
      contract_id, contract_version, source_event_ids, reason, detail, counts_member_month)
@@ -42,7 +54,7 @@ JOIN LATERAL (
     SELECT v.contract_id, v.contract_version
     FROM (SELECT DISTINCT i.month, l.contract_id, l.contract_version
           FROM "{S}".invoices i
-          JOIN "{S}".invoice_lines l ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id AND l.kind = 'pmpm'
+          JOIN pmpm_billed l ON l.invoice_id = i.invoice_id
           WHERE i.provider_org_id = sc.provider_org_id
             AND i.month BETWEEN sc.first_month AND sc.last_month) AS v
     WHERE EXISTS (SELECT 1 FROM "{S}".contract_incentives e
@@ -54,7 +66,7 @@ JOIN LATERAL (
 CROSS JOIN LATERAL (
     SELECT COALESCE(sum(l.amount), 0) AS paid
     FROM "{S}".invoices i
-    JOIN "{S}".invoice_lines l ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id AND l.kind = 'pmpm'
+    JOIN pmpm_billed l ON l.invoice_id = i.invoice_id
     WHERE i.provider_org_id = sc.provider_org_id AND i.month BETWEEN sc.first_month AND sc.last_month
 ) AS b
 LEFT JOIN LATERAL (

@@ -1,4 +1,5 @@
-"""The SQL of the month close: set-based, so a million member-months never pass through Python.
+"""The SQL of the month close: set-based, so a million member-months never pass through Python
+(nor, priced by group, through a per-member write: pricing_sql.py).
 
 The rules it implements are written in plain Python in `close.py`; the integration tests check
 that both agree.
@@ -20,7 +21,7 @@ from .close_incentives import add_incentives
 from .dme_repository import add_dme_lines, mark_dme_invoiced
 from .late_changes import CLOSE_LOCK
 from .periods import Month
-from .pricing_sql import LINE_COLUMNS, month_organizations, unpriced_examples, write_month
+from .pricing_sql import LINE_COLUMNS, month_organizations, price_month_groups, unpriced_examples
 from .repository import advisory_lock
 from .tables import invoices, metadata, months
 
@@ -48,8 +49,8 @@ WHERE to_char(m, 'YYYY-MM') NOT IN (SELECT month FROM "{S}".months)
 ORDER BY m
 """)
 
-# The close writes the month's PMPM lines straight to the invoices (pricing_sql.py) and gathers the
-# few other lines in a temporary table (dropped at commit): every fee accrued up to the month's end
+# The close prices the month's PMPM by group (pricing_sql.py) and gathers the few other lines in a
+# temporary table (dropped at commit): every fee accrued up to the month's end
 # and not invoiced yet; adjustments, withholds and earn-backs (close_adjustments.py), incentives
 # (close_incentives.py) and pass-through DME (dme_repository.py).
 CLOSE_LINES = "close_lines"
@@ -86,6 +87,19 @@ SELECT i.invoice_id, l.member_id, l.kind, l.tier, l.service_date, l.quantity, l.
 FROM {CLOSE_LINES} l
 JOIN jsonb_to_recordset(CAST(:ids AS jsonb)) AS i(org text, invoice_id text) ON i.org = l.provider_org_id
 """)
+_WRITE_GROUPS = text(f"""
+INSERT INTO "{S}".invoice_pmpm_groups
+    (invoice_id, provider_org_id, line_of_business, tier, seg_start, seg_end, member_last, month_days,
+     earlier_span, members, service_date, quantity, unit_amount, amount, contract_id, contract_version,
+     counts_member_month)
+SELECT i.invoice_id, g.provider_org_id, g.line_of_business, g.tier, g.seg_start, g.seg_end, g.member_last,
+       g.month_days, g.earlier_span, g.members, g.service_date, g.quantity, g.unit_amount, g.amount,
+       g.contract_id, g.contract_version, g.counts_member_month
+FROM close_pmpm_groups g
+JOIN jsonb_to_recordset(CAST(:ids AS jsonb)) AS i(org text, invoice_id text) ON i.org = g.provider_org_id
+WHERE g.amount IS NOT NULL
+""")
+_NEXT_CLOSE_NUMBER = text(f'SELECT COALESCE(max(close_number), 0) + 1 FROM "{S}".months')
 # A line id taken before the close writes its lines and one after: the close holds the close lock
 # and only closes write lines, so every line of its invoices lies between the two.
 _LINE_ID = text(f"SELECT nextval(pg_get_serial_sequence('{S}.invoice_lines', 'line_id'))")
@@ -100,7 +114,7 @@ WHERE l.assessment_id IS NOT NULL AND f.assessment_id = l.assessment_id
 
 class CloseRepository:
     """The month close in SQL. Call in one transaction: `lock`, `closed`, `earlier_open_months`,
-    `build_lines`, `invoice_ids`, `write_pmpm`, `unpriced`, `add_withholds`, `org_totals`, `issue`."""
+    `build_lines`, `price_pmpm`, `invoice_ids`, `unpriced`, `add_withholds`, `org_totals`, `issue`."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -144,17 +158,16 @@ class CloseRepository:
         await add_incentives(self.conn, month)
         await add_dme_lines(self.conn, month)
 
-    async def invoice_ids(self, month: Month, recorded: Mapping[str, str]) -> dict[str, str]:
+    async def invoice_ids(self, recorded: Mapping[str, str]) -> dict[str, str]:
         """An invoice id for every organization that may be invoiced (a span in the month, or
         another line): the recorded one where a rebuild repeats a close, else a new uuid."""
-        organizations = set(await month_organizations(self.conn, month))
+        organizations = set(await month_organizations(self.conn))
         organizations |= {r.provider_org_id for r in await self.conn.execute(_LINE_ORGANIZATIONS)}
         return {org: recorded.get(org) or str(uuid.uuid4()) for org in sorted(organizations)}
 
-    async def write_pmpm(self, month: Month, invoice_ids: Mapping[str, str]) -> None:
-        """The month's PMPM lines, written to their invoices; then the withholds on them and on
-        the adjustments."""
-        await write_month(self.conn, month, invoice_ids)
+    async def price_pmpm(self, month: Month) -> None:
+        """The month's PMPM, priced by group, and its sums per organization and contract."""
+        await price_month_groups(self.conn, month)
 
     async def unpriced(self, month: Month) -> tuple[int, list[tuple[str, str, str, date]]]:
         count = int((await self.conn.execute(_UNPRICED)).scalar_one())
@@ -172,9 +185,10 @@ class CloseRepository:
         return int((await self.conn.execute(_LINE_ID)).scalar_one())
 
     async def issue(self, closed: ClosedMonth, first_line_id: int) -> None:
-        """Write the month, the other lines of its invoices (the PMPM lines are written) and the
-        invoices with the range of their line ids, and mark the billed fees, late changes, scores
-        and DME invoiced."""
+        """Write the month with its close number, the invoices with the range of their line ids,
+        their PMPM groups and other lines, and mark the billed fees, late changes, scores and DME
+        invoiced."""
+        close_number = (await self.conn.execute(_NEXT_CLOSE_NUMBER)).scalar_one()
         await self.conn.execute(
             insert(months).values(
                 month=closed.month,
@@ -182,6 +196,7 @@ class CloseRepository:
                 total_amount=closed.total_amount,
                 member_months=closed.member_months,
                 invoice_count=len(closed.invoices),
+                close_number=close_number,
             )
         )
         if not closed.invoices:
@@ -205,6 +220,7 @@ class CloseRepository:
                 for i in closed.invoices
             ],
         )
+        await self.conn.execute(_WRITE_GROUPS, {"ids": json_rows(ids)})
         await self.conn.execute(_MARK_FEES_INVOICED, {"month": closed.month})
         await CloseAdjustments(self.conn).mark_applied(closed.month)
         await mark_dme_invoiced(self.conn, closed.month)

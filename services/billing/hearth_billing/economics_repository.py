@@ -1,5 +1,6 @@
 """The SQL of the economic evaluation: claim lines in (one statement per batch) and the report's
-sums per organization (one statement over invoices, enrolment spans and claim costs)."""
+sums per organization (one statement over invoices, enrolment spans and claim costs, after the
+window's PMPM member lines are read back from their groups, a statement per closed month)."""
 
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hearth_platform.db import json_rows
 
 from .economics import OrganizationTotals
+from .member_lines_sql import invoiced_member_lines, member_line_parameters
 from .periods import Month
 
 _UPSERT_CLAIM_COSTS = text("""
@@ -42,6 +44,9 @@ lines AS (
     FROM window_invoices i
     JOIN billing.invoice_lines l
       ON l.line_id BETWEEN i.first_line_id AND i.last_line_id AND l.invoice_id = i.invoice_id
+    UNION ALL
+    SELECT i.provider_org_id, i.month, p.member_id, 'pmpm', p.amount
+    FROM window_invoices i JOIN economics_pmpm p ON p.invoice_id = i.invoice_id
 ),
 paid AS (
     SELECT provider_org_id, sum(amount) AS bundled_paid FROM lines GROUP BY provider_org_id
@@ -102,6 +107,7 @@ class EconomicsRepository:
     async def totals(
         self, first: Month, last: Month, months_before: int, provider_org_id: str | None
     ) -> list[OrganizationTotals]:
+        await self._pmpm_member_lines(first, last, provider_org_id)
         result = await self.conn.execute(
             _TOTALS,
             {
@@ -124,3 +130,25 @@ class EconomicsRepository:
             )
             for r in result
         ]
+
+    async def _pmpm_member_lines(self, first: Month, last: Month, provider_org_id: str | None) -> None:
+        """The window's PMPM member lines of invoices priced by group, into `economics_pmpm`."""
+        await self.conn.execute(text("DROP TABLE IF EXISTS economics_pmpm"))
+        await self.conn.execute(_PMPM_TABLE)
+        months = await self.conn.execute(_CLOSED_MONTHS, {"from_month": str(first), "to_month": str(last)})
+        for month in [r.month for r in months]:
+            if (params := await member_line_parameters(self.conn, month)) is not None:
+                await self.conn.execute(_ADD_PMPM, {**params, "org": provider_org_id})
+
+
+_PMPM_TABLE = text(
+    "CREATE TEMPORARY TABLE economics_pmpm (invoice_id text, member_id text, amount numeric) ON COMMIT DROP"
+)
+_CLOSED_MONTHS = text(
+    "SELECT month FROM billing.months WHERE month BETWEEN :from_month AND :to_month ORDER BY month"
+)
+_ADD_PMPM = text(f"""
+INSERT INTO economics_pmpm
+SELECT l.invoice_id, l.member_id, l.amount
+FROM ({invoiced_member_lines("AND (CAST(:org AS text) IS NULL OR i.provider_org_id = CAST(:org AS text))")}) AS l
+""")

@@ -213,9 +213,9 @@ async def close_month(
         if open_months := await repo.earlier_open_months(month):
             raise EarlierMonthsOpen(month, open_months)
         await repo.build_lines(month)
-        ids = await repo.invoice_ids(month, invoice_ids or {})
+        await repo.price_pmpm(month)
+        ids = await repo.invoice_ids(invoice_ids or {})
         first_line_id = await repo.first_line_id()
-        await repo.write_pmpm(month, ids)
         unpriced, examples = await repo.unpriced(month)
         if unpriced:
             raise UnpricedMemberMonths(month, examples, unpriced)

@@ -6,9 +6,9 @@ outcomes are on billing.events (`MonthClosed` with its `closed_at`, `InvoiceIssu
 organization's invoice id). Replaying both in the order they happened, through the same handlers
 and the same close, rebuilds the same ledger and issues the same invoices: a fact ordered before a
 close is billed by it, a fact ordered after it becomes a late change and an adjustment on the next
-close, exactly as the first time. So the live ledger needs no "as of" dimension (which every close
-of a million member-months would pay for), and the rebuild cannot drift from the live rules: it
-runs them.
+close, exactly as the first time (the spans each close saw are numbered by close, so the rebuilt
+invoices read their members back the same way), and the rebuild cannot drift from the live rules:
+it runs them.
 
 The order is the time each fact reached billing where billing.events records it, else the time the
 fact happened (`ce_time`); ties keep the topics' order:

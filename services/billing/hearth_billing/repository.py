@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .contract_terms import ContractTerms, DmeTerm, EarnBackTarget, IncentiveTarget
 from .contracts import Contract, ContractBook, ContractError
 from .ledger import AssessmentFee, Enrolment, PaidFee, Span
+from .member_lines_sql import invoice_member_lines
 from .periods import Month
+from .pricing_sql import PMPM
 from .tables import (
     assessment_fees,
     contract_dme,
@@ -274,12 +276,17 @@ class LedgerRepository:
         return timelines
 
     async def replace_enrolments(self, enrolments: Iterable[Enrolment]) -> None:
+        """Write the changed timelines. A replaced span some close saw is kept in the history, so
+        that close's invoice still names its member (member_lines_sql.py); the new spans are seen
+        by the closes after the last one. The caller holds off closes (late_changes.py)."""
         changed = [e for e in enrolments if e.changed]
         if not changed:
             return
-        await self.conn.execute(
-            delete(enrolment_spans).where(enrolment_spans.c.member_id.in_([e.member_id for e in changed]))
-        )
+        members = [e.member_id for e in changed]
+        closes = (await self.conn.execute(_CLOSES)).scalar_one()
+        if closes:
+            await self.conn.execute(_KEEP_SEEN_SPANS, {"members": members, "closes": closes})
+        await self.conn.execute(delete(enrolment_spans).where(enrolment_spans.c.member_id.in_(members)))
         rows = [
             {
                 "member_id": e.member_id,
@@ -292,6 +299,7 @@ class LedgerRepository:
                 "source_event_ids": list(s.source_event_ids),
                 "prev_end": e.spans[n - 1].end if n > 0 else None,
                 "next_start": e.spans[n + 1].start if n + 1 < len(e.spans) else None,
+                "closes_before": closes,
             }
             for e in changed
             for n, s in enumerate(e.spans)
@@ -380,6 +388,18 @@ SELECT array_agg(assessment_id) FROM added
 """)
 
 
+_CLOSES = text(f'SELECT COALESCE(max(close_number), 0) FROM "{S}".months')
+_KEEP_SEEN_SPANS = text(f"""
+INSERT INTO "{S}".enrolment_span_history
+    (member_id, enrollment_id, provider_org_id, tier, line_of_business, start_date, end_date,
+     source_event_ids, prev_end, next_start, closes_before, closes_through)
+SELECT member_id, enrollment_id, provider_org_id, tier, line_of_business, start_date, end_date,
+       source_event_ids, prev_end, next_start, closes_before, :closes
+FROM "{S}".enrolment_spans
+WHERE member_id = ANY (CAST(:members AS text[])) AND closes_before < :closes
+""")
+
+
 class InvoiceRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -396,33 +416,46 @@ class InvoiceRepository:
             )
             .order_by(invoice_lines.c.member_id, invoice_lines.c.kind, invoice_lines.c.line_id)
         )
-        return {
-            **_invoice(row),
-            "lines": [
-                {
-                    "member_id": r.member_id,
-                    "kind": r.kind,
-                    "tier": r.tier,
-                    "service_date": r.service_date,
-                    "quantity": r.quantity,
-                    "unit_amount": r.unit_amount,
-                    "amount": r.amount,
-                    "contract_id": r.contract_id,
-                    "contract_version": r.contract_version,
-                    "source_event_ids": r.source_event_ids,
-                    "adjusted_month": r.adjusted_month,
-                    "reason": r.reason,
-                    "detail": r.detail,
-                }
-                for r in lines
-            ],
-        }
+        written = [(r.line_id, _line(r, r.kind, r.adjusted_month, r.reason, r.detail)) for r in lines]
+        pmpm = await invoice_member_lines(self.conn, invoice_id, row.month)
+        derived = [(0, _line(r, PMPM, None, None, None)) for r in pmpm]
+        # as the lines were ever listed: by member (whole-invoice lines last), kind, then the order
+        # they were written in (a member's PMPM lines by date)
+        ordered = sorted(
+            written + derived,
+            key=lambda x: (
+                x[1]["member_id"] is None,
+                x[1]["member_id"] or "",
+                x[1]["kind"],
+                x[0],
+                x[1]["service_date"],
+            ),
+        )
+        return {**_invoice(row), "lines": [line for _, line in ordered]}
 
     async def for_month(self, month: Month, provider_org_id: str | None) -> list[dict[str, Any]]:
         query = select(invoices).where(invoices.c.month == str(month)).order_by(invoices.c.provider_org_id)
         if provider_org_id is not None:
             query = query.where(invoices.c.provider_org_id == provider_org_id)
         return [_invoice(r) for r in await self.conn.execute(query)]
+
+
+def _line(r: Any, kind: str, adjusted_month: str | None, reason: str | None, detail: Any) -> dict[str, Any]:
+    return {
+        "member_id": r.member_id,
+        "kind": kind,
+        "tier": r.tier,
+        "service_date": r.service_date,
+        "quantity": r.quantity,
+        "unit_amount": r.unit_amount,
+        "amount": r.amount,
+        "contract_id": r.contract_id,
+        "contract_version": r.contract_version,
+        "source_event_ids": r.source_event_ids,
+        "adjusted_month": adjusted_month,
+        "reason": reason,
+        "detail": detail,
+    }
 
 
 def _invoice(row: Any) -> dict[str, Any]:

@@ -119,8 +119,33 @@ enrolment_spans = Table(
     # month with another, from the row itself instead of sorting a million spans by member.
     Column("prev_end", Date),
     Column("next_start", Date),
+    # How many months were closed when the span was written: the closes numbered above it saw it
+    # (months.close_number). An invoice's PMPM lines are the spans a close saw (invoice_pmpm_groups).
+    Column("closes_before", Integer, nullable=False, server_default=text("0")),
     Index("enrolment_spans_member", "member_id"),
     Index("enrolment_spans_start", "start_date"),
+)
+
+# A span a close saw and a later change replaced: kept, so the invoices of the closes that saw it
+# still name their members (closes numbered closes_before + 1 .. closes_through). A span replaced
+# before any close saw it is simply gone.
+enrolment_span_history = Table(
+    "enrolment_span_history",
+    metadata,
+    Column("history_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("member_id", Text, nullable=False),
+    Column("enrollment_id", Text, nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    Column("tier", Text, nullable=False),
+    Column("line_of_business", Text),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("source_event_ids", ARRAY(Text), nullable=False),
+    Column("prev_end", Date),
+    Column("next_start", Date),
+    Column("closes_before", Integer, nullable=False),
+    Column("closes_through", Integer, nullable=False),
+    Index("enrolment_span_history_member", "member_id"),
 )
 
 months = Table(
@@ -132,6 +157,8 @@ months = Table(
     Column("total_amount", MONEY, nullable=False),
     Column("member_months", Integer, nullable=False),
     Column("invoice_count", Integer, nullable=False),
+    # 1 for the first close, 2 for the next: closes run one at a time, oldest month first.
+    Column("close_number", Integer, nullable=False, unique=True),
 )
 
 invoices = Table(
@@ -175,12 +202,12 @@ assessment_fees = Table(
     Index("assessment_fees_member", "member_id", "service_date"),
 )
 
-# No foreign key to invoices: lines are only ever written by the close, in the transaction that
-# writes their invoices, and a per-row key check would cost a third of a million-line close. One
-# index only, the primary key on line_id, which grows at its right edge: a close's lines take
-# consecutive ids, its invoices record that range (first_line_id..last_line_id), and an invoice's
-# lines are read by the range and the invoice id. An index on invoice_id, maintained row by row,
-# cost half of a million-line close.
+# The lines a close writes one by one: fees, DME, adjustments, withholds, earn-backs, incentives
+# (and the PMPM lines of closes before invoice_pmpm_groups). No foreign key to invoices: lines are
+# only ever written by the close, in the transaction that writes their invoices. One index only,
+# the primary key on line_id, which grows at its right edge: a close's lines take consecutive ids,
+# its invoices record that range (first_line_id..last_line_id), and an invoice's lines are read by
+# the range and the invoice id.
 invoice_lines = Table(
     "invoice_lines",
     metadata,
@@ -203,6 +230,40 @@ invoice_lines = Table(
     Column("reason", Text),
     # Earn-back: the score, measure, rate and rule the line was computed from.
     Column("detail", JSONB),
+)
+
+# The PMPM lines of an invoice, one row per group of member-months priced alike: the segment
+# key the close grouped the month's spans by (organization, line of business, tier, the segment's
+# first and last day in the month, whether it is the member's last segment of the month, the
+# member's enrolled days in the month, whether the member had an earlier span), how many members
+# the group holds and what each is paid. The members are not copied: they are the spans the close
+# saw (enrolment_spans and enrolment_span_history by close number) with the same key
+# (member_lines_sql.py), so a million-member close writes a few hundred rows, and every member's
+# line still names the events of its span.
+invoice_pmpm_groups = Table(
+    "invoice_pmpm_groups",
+    metadata,
+    Column("group_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("invoice_id", Text, ForeignKey("invoices.invoice_id"), nullable=False),
+    Column("provider_org_id", Text, nullable=False),
+    # '' for spans without a line of business.
+    Column("line_of_business", Text, nullable=False),
+    Column("tier", Text, nullable=False),
+    Column("seg_start", Date, nullable=False),
+    Column("seg_end", Date, nullable=False),
+    Column("member_last", Boolean, nullable=False),
+    Column("month_days", Integer, nullable=False),
+    Column("earlier_span", Boolean, nullable=False),
+    Column("members", Integer, nullable=False),
+    # Each member's line:
+    Column("service_date", Date, nullable=False),
+    Column("quantity", Numeric(12, 6), nullable=False),
+    Column("unit_amount", MONEY, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("contract_id", Text, nullable=False),
+    Column("contract_version", Integer, nullable=False),
+    Column("counts_member_month", Boolean, nullable=False),
+    Index("invoice_pmpm_groups_invoice", "invoice_id"),
 )
 
 # Enrolment changes whose effective date falls in a month already closed: the next close
