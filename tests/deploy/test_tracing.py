@@ -102,12 +102,32 @@ async def test_without_tracing_the_consumer_passes_the_envelope_unchanged() -> N
     assert seen == [original]
 
 
+class FakeBatch:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def append(self, **record: Any) -> object:
+        self.records.append(record)
+        return record
+
+    def close(self) -> None:
+        pass
+
+
 class FakeProducer:
+    """The batch API of AIOKafkaProducer the relay uses (kafka_batches.py), one partition."""
+
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    async def send(self, topic: str, **record: Any) -> "asyncio.Future[None]":
-        self.sent.append({"topic": topic, **record})
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> "asyncio.Future[None]":
+        self.sent += [{"topic": topic, **record} for record in batch.records]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from .db import Database, asyncpg_dsn
 from .kafka import make_producer
+from .kafka_batches import Record, send_batched
 from .metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
 from .tracing import configure_tracing, publishing
 
@@ -124,21 +125,21 @@ class Relay:
         if not rows:
             return 0
         assert self.producer is not None
-        futures = []
+        records = []
         with publishing(self.service) as trace_row:
             for row in rows:
                 headers = orjson.loads(row["headers"])
                 trace_row(row["topic"], headers)
-                futures.append(
-                    await self.producer.send(
+                records.append(
+                    Record(
                         row["topic"],
-                        value=row["payload"].encode(),
                         key=headers.get("ce_subject", "").encode(),
+                        value=row["payload"].encode(),
                         headers=[(k, v.encode()) for k, v in headers.items()],
                     )
                 )
             try:
-                await asyncio.gather(*futures)
+                await send_batched(self.producer, records)
             except Exception:
                 self.broker_ok = False
                 raise

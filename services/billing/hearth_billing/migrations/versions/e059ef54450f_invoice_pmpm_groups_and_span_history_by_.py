@@ -1,7 +1,7 @@
 """invoice pmpm groups and span history by close number
 
 Revision ID: e059ef54450f
-Revises: 8ac3d2036424
+Revises: 23713671f69b
 Create Date: 2026-11-24 03:37:48.185855
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "e059ef54450f"
-down_revision: str | None = "8ac3d2036424"
+down_revision: str | None = "23713671f69b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
