@@ -28,6 +28,9 @@ class Record:
 
 
 _partitioner = DefaultPartitioner()
+# A relay inside an API process shares its event loop: hand it back every few hundred records, so
+# requests in flight are not held up for the whole of a large batch.
+YIELD_EVERY = 256
 
 
 async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
@@ -35,7 +38,9 @@ async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) ->
     sent: list[asyncio.Future[object]] = []
     open_batches: dict[tuple[str, int], BatchBuilder] = {}
     partitions: dict[str, list[int]] = {}
-    for record in records:
+    for n, record in enumerate(records, 1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         if record.topic not in partitions:
             partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
         every = partitions[record.topic]

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from .db import Database, asyncpg_dsn
 from .kafka import make_producer
-from .kafka_batches import Record, send_batched
+from .kafka_batches import YIELD_EVERY, Record, send_batched
 from .metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
 from .tracing import configure_tracing, publishing
 
@@ -127,7 +127,9 @@ class Relay:
         assert self.producer is not None
         records = []
         with publishing(self.service) as trace_row:
-            for row in rows:
+            for n, row in enumerate(rows, 1):
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
                 headers = orjson.loads(row["headers"])
                 trace_row(row["topic"], headers)
                 records.append(
