@@ -130,6 +130,12 @@ class ContractBook:
     def tiers(self) -> frozenset[str]:
         return frozenset(tier for c in self.contracts for tier in c.pmpm)
 
+    @property
+    def has_fee_window(self) -> bool:
+        """Some version pays the assessment fee at most once per window (so the members' paid fees
+        are needed to accrue one)."""
+        return any(c.terms.assessment_fee_window_days is not None for c in self.contracts)
+
     def in_force(self, provider_org_id: str, line_of_business: str | None, on: date) -> Contract:
         candidates = [
             c for c in self.contracts if c.in_force_on(on) and c.covers(provider_org_id, line_of_business)

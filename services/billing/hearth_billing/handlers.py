@@ -63,11 +63,12 @@ async def load_contracts(db: Database, directory: Path) -> ContractBook:
 @handlers.on(AssessmentCompleted)
 async def on_assessment_completed(uow: UnitOfWork, items: list[Received[AssessmentCompleted]]) -> None:
     """Accrue the assessment fee, enrolled or not, at most once per member per the contract's
-    window: one contract read, one read of the members' paid fees, one insert for the run. An
-    assessment inside the window is kept at 0.00 with the reason, and announces no accrual."""
+    window: one contract read, one read of the members' paid fees (when a contract has a window),
+    one insert for the run. An assessment inside the window is kept at 0.00 with the reason, and
+    announces no accrual."""
     book = await ContractRepository(uow.conn).book_in_force()
     ledger = LedgerRepository(uow.conn)
-    paid = await ledger.paid_fees(i.event.member_id for i in items)
+    paid = await ledger.paid_fees(i.event.member_id for i in items) if book.has_fee_window else {}
     fees = accrue_assessment_fees(book, ((i.envelope.id, i.event) for i in items), paid)
     accrued = await ledger.add_fees(fees)
     envelopes = {i.envelope.id: i.envelope for i in items}
