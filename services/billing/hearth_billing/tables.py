@@ -1,5 +1,7 @@
 """Tables of the billing schema, with the platform's outbox, inbox and parked events."""
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -101,24 +103,32 @@ contract_dme = Table(
     ForeignKeyConstraint(["contract_id", "version"], ["contracts.contract_id", "contracts.version"]),
 )
 
+
+def _span_columns() -> list[Column[Any]]:
+    """A member's enrolment span, as the ledger keeps it and as its history keeps it."""
+    return [
+        Column("member_id", Text, nullable=False),
+        Column("enrollment_id", Text, nullable=False),
+        Column("provider_org_id", Text, nullable=False),
+        Column("tier", Text, nullable=False),
+        Column("line_of_business", Text),
+        Column("start_date", Date, nullable=False),
+        # Inclusive; NULL while the member is still enrolled.
+        Column("end_date", Date),
+        Column("source_event_ids", ARRAY(Text), nullable=False),
+        # The end of the member's previous span and the start of the next one (NULL: none), written
+        # with the timeline: the close tells a member's last span of a month, and a span sharing its
+        # month with another, from the row itself instead of sorting a million spans by member.
+        Column("prev_end", Date),
+        Column("next_start", Date),
+    ]
+
+
 enrolment_spans = Table(
     "enrolment_spans",
     metadata,
     Column("span_id", BigInteger, primary_key=True, autoincrement=True),
-    Column("member_id", Text, nullable=False),
-    Column("enrollment_id", Text, nullable=False),
-    Column("provider_org_id", Text, nullable=False),
-    Column("tier", Text, nullable=False),
-    Column("line_of_business", Text),
-    Column("start_date", Date, nullable=False),
-    # Inclusive; NULL while the member is still enrolled.
-    Column("end_date", Date),
-    Column("source_event_ids", ARRAY(Text), nullable=False),
-    # The end of the member's previous span and the start of the next one (NULL: none), written
-    # with the timeline: the close tells a member's last span of a month, and a span sharing its
-    # month with another, from the row itself instead of sorting a million spans by member.
-    Column("prev_end", Date),
-    Column("next_start", Date),
+    *_span_columns(),
     # How many months were closed when the span was written: the closes numbered above it saw it
     # (months.close_number). An invoice's PMPM lines are the spans a close saw (invoice_pmpm_groups).
     Column("closes_before", Integer, nullable=False, server_default=text("0")),
@@ -133,16 +143,7 @@ enrolment_span_history = Table(
     "enrolment_span_history",
     metadata,
     Column("history_id", BigInteger, primary_key=True, autoincrement=True),
-    Column("member_id", Text, nullable=False),
-    Column("enrollment_id", Text, nullable=False),
-    Column("provider_org_id", Text, nullable=False),
-    Column("tier", Text, nullable=False),
-    Column("line_of_business", Text),
-    Column("start_date", Date, nullable=False),
-    Column("end_date", Date),
-    Column("source_event_ids", ARRAY(Text), nullable=False),
-    Column("prev_end", Date),
-    Column("next_start", Date),
+    *_span_columns(),
     Column("closes_before", Integer, nullable=False),
     Column("closes_through", Integer, nullable=False),
     Index("enrolment_span_history_member", "member_id"),
