@@ -3,10 +3,14 @@
 They must be unique, not secret: a seeded PRNG avoids a getrandom system call per id, which on
 these machines costs more than the rest of publishing an event."""
 
+import os
 import random
 import secrets
 
 _ids = random.Random(secrets.randbits(128))
+# A forked child would otherwise mint the same ids as its parent (nothing else catches a repeat:
+# the outbox has no unique index on event ids).
+os.register_at_fork(after_in_child=lambda: _ids.seed(secrets.randbits(128)))
 
 
 # The version (4) and variant (RFC 4122) bits of a random UUID, set over 122 random bits.
