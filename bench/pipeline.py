@@ -110,13 +110,17 @@ async def _wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float) ->
 
 
 async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
-    """A new group reads only what is produced after this (earlier runs' events stay unread)."""
+    """A new group reads only what is produced after this (earlier runs' events stay unread).
+    The broker's end offsets (Tansu) can stop short of a partition's last batch, so the records
+    past them are read until none comes for half a second, and the group starts after them."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
+        while await consumer.getmany(timeout_ms=500):
+            pass
         await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
     finally:
         await consumer.stop()
