@@ -134,24 +134,12 @@ pmpm = { moderate = "400.00" }
 """
 
 
-def windowed_assessment(assessment_id: str, on: date, org: str = "org-a") -> AssessmentCompleted:
-    return AssessmentCompleted(
-        assessment_id=assessment_id,
-        referral_id="R-1",
-        member_id="M-1",
-        provider_org_id=org,
-        assessed_on=on,
-        mode="in_person",
-        decision="decline",
-    )
-
-
 def test_two_assessments_30_days_apart_inside_a_180_day_window_pay_one_fee():
     fees = accrue_assessment_fees(
         parse_contracts({"c.toml": WINDOWED}),
         [
-            ("ev-1", windowed_assessment("A-1", date(2026, 10, 1))),
-            ("ev-2", windowed_assessment("A-2", date(2026, 10, 31), org="org-b")),
+            ("ev-1", assessment("A-1", date(2026, 10, 1))),
+            ("ev-2", assessment("A-2", date(2026, 10, 31), org="org-b")),
         ],
     )
     assert [(f.assessment_id, f.amount, f.paid) for f in fees] == [
@@ -169,10 +157,10 @@ def test_assessments_a_window_or_more_apart_are_each_paid_and_the_window_counts_
         parse_contracts({"c.toml": WINDOWED}),
         [
             # 179 days after A-0: inside; 180 days after: outside, paid
-            ("ev-1", windowed_assessment("A-1", date(2026, 6, 29))),
-            ("ev-2", windowed_assessment("A-2", date(2026, 6, 30))),
+            ("ev-1", assessment("A-1", date(2026, 6, 29))),
+            ("ev-2", assessment("A-2", date(2026, 6, 30))),
             # 200 days after A-2: paid again
-            ("ev-3", windowed_assessment("A-3", date(2027, 1, 16))),
+            ("ev-3", assessment("A-3", date(2027, 1, 16))),
         ],
         paid_before,
     )
