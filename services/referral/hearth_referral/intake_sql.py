@@ -101,21 +101,29 @@ WITH staged AS MATERIALIZED (
            coalesce(f.preferred_org IN (SELECT provider_org_id FROM loads), false) AS at_org
     FROM fresh f
 ), in_org AS (
-    SELECT line, org, row_number() OVER (PARTITION BY org ORDER BY line) AS k FROM placed WHERE at_org
+    -- Numbered across organizations (organization, then line): with exactly as many slots per
+    -- organization as lines, numbered the same way, line and slot meet on one number. Joined on
+    -- (organization, k) instead, the planner merged on the organization alone and compared each
+    -- line with every slot of it (a million comparisons for a 5,000-line list).
+    SELECT line, org, row_number() OVER (ORDER BY org, line) AS g FROM placed WHERE at_org
 ), org_top AS (
-    SELECT l.provider_org_id AS org,
+    SELECT l.provider_org_id AS org, d.cnt,
            least(min(l.n) + d.cnt - 1, max(l.n) + (d.cnt + count(*) - 1) / count(*)) AS top
     FROM loads l JOIN (SELECT org, count(*) AS cnt FROM in_org GROUP BY org) d ON d.org = l.provider_org_id
     GROUP BY l.provider_org_id, d.cnt
 ), org_slots AS (
-    SELECT l.provider_org_id AS org, l.coordinator_id, lvl,
-           row_number() OVER (PARTITION BY l.provider_org_id ORDER BY lvl, l.coordinator_id) AS k
-    FROM loads l JOIN org_top t ON t.org = l.provider_org_id
-    CROSS JOIN LATERAL generate_series(l.n, t.top) AS lvl
+    SELECT coordinator_id, lvl, row_number() OVER (ORDER BY org, k) AS g
+    FROM (
+        SELECT l.provider_org_id AS org, l.coordinator_id, lvl, t.cnt,
+               row_number() OVER (PARTITION BY l.provider_org_id ORDER BY lvl, l.coordinator_id) AS k
+        FROM loads l JOIN org_top t ON t.org = l.provider_org_id
+        CROSS JOIN LATERAL generate_series(l.n, t.top) AS lvl
+    ) offered
+    WHERE k <= cnt
 ), org_assigned AS (
     SELECT i.line, s.coordinator_id,
            'attributed organization ' || i.org || ', lightest caseload (' || s.lvl || ' open)' AS reason
-    FROM in_org i JOIN org_slots s ON s.org = i.org AND s.k = i.k
+    FROM in_org i JOIN org_slots s ON s.g = i.g
 ), pooled AS (
     SELECT line, org, row_number() OVER (ORDER BY line) AS k FROM placed WHERE NOT at_org
 ), pool_loads AS (
