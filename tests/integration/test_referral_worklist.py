@@ -41,6 +41,13 @@ async def refer(stack: Stack, http, *, org: str | None, day: str) -> dict:
     return created.json()
 
 
+async def open_caseloads(stack: Stack, http, *coordinator_ids: str) -> dict[str, int]:
+    listed = await http.get(f"{stack.url('referral')}/coordinators")
+    assert listed.status_code == 200, listed.text
+    loads = {c["coordinator_id"]: c["open_referrals"] for c in listed.json()["coordinators"]}
+    return {c: loads[c] for c in coordinator_ids}
+
+
 async def test_new_referrals_go_to_the_organizations_lightest_coordinator_and_show_on_the_worklist(
     stack: Stack, http
 ):
@@ -64,6 +71,7 @@ async def test_new_referrals_go_to_the_organizations_lightest_coordinator_and_sh
     assert (item["age_days"], item["age_business_days"], item["first_contact_due"]) == (5, 3, "2026-11-24")
     assert (item["first_contact_overdue"], item["assessment_overdue"]) == (True, False)
     assert by_coordinator[first]["first_contact_overdue"] == 2
+    assert await open_caseloads(stack, http, first, second, elsewhere) == {first: 2, second: 1, elsewhere: 0}
 
     # Outreach on one referral counts as first contact; after 14 days all are late for assessment.
     moved = await http.post(
@@ -98,6 +106,8 @@ async def test_reassignment_records_who_and_why_and_refuses_unknown_coordinators
         (coordinator, "hearth-referral", f"attributed organization {org}, lightest caseload (0 open)"),
         (helper, "lead-1", "caseload_balancing"),
     ]
+    # The caseloads move with the referral, and closing it frees the helper's slot.
+    assert await open_caseloads(stack, http, coordinator, helper) == {coordinator: 0, helper: 1}
     unknown = await http.post(
         f"{base}/referrals/{referral_id}/assignment",
         json={"actor": "lead-1", "coordinator_id": f"nobody-{tag}", "reason": "caseload_balancing"},
@@ -113,6 +123,7 @@ async def test_reassignment_records_who_and_why_and_refuses_unknown_coordinators
         json={"actor": "lead-1", "outcome": "closed", "reason": "referrer_withdrew"},
     )
     assert closed.status_code == 200, closed.text
+    assert await open_caseloads(stack, http, coordinator, helper) == {coordinator: 0, helper: 0}
     refused = await http.post(
         f"{base}/referrals/{referral_id}/assignment",
         json={"actor": "lead-1", "coordinator_id": coordinator, "reason": "member_request"},

@@ -91,11 +91,12 @@ WITH staged AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM open_now o WHERE o.member_id = s.member_id)
     ORDER BY s.member_id, s.n
 ), loads AS MATERIALIZED (
-    SELECT c.coordinator_id, c.provider_org_id,
-           (SELECT count(*) FROM referral.referrals r
-            WHERE r.coordinator_id = c.coordinator_id AND r.status IN ({open_list}))::int AS n
+    -- Open caseloads as the database keeps them (tables.caseload_changes), not counted here.
+    SELECT c.coordinator_id, c.provider_org_id, coalesce(sum(k.change), 0)::int AS n
     FROM referral.coordinators c
+    LEFT JOIN referral.caseload_changes k ON k.coordinator_id = c.coordinator_id
     WHERE c.active AND EXISTS (SELECT 1 FROM fresh)
+    GROUP BY c.coordinator_id, c.provider_org_id
 ), placed AS MATERIALIZED (
     SELECT f.n AS line, f.preferred_org AS org,
            coalesce(f.preferred_org IN (SELECT provider_org_id FROM loads), false) AS at_org

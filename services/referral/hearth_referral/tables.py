@@ -139,6 +139,19 @@ coordinators = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
 )
 
+# Each coordinator's open caseload as signed changes: their sum is the number of open referrals
+# the coordinator holds. Written only by triggers on `referrals` (migration b7c41e2d9a30): +n per
+# INSERT statement, -1/+1 when an update moves a referral between coordinators or closes it. Each
+# insert folds the changes no concurrent transaction is folding into one row per coordinator, so
+# the table stays about a row per coordinator while assignment reads the counts without counting
+# every open referral (and two batches in flight never wait on each other's counts).
+caseload_changes = Table(
+    "caseload_changes",
+    metadata,
+    Column("coordinator_id", Text, nullable=False),
+    Column("change", Integer, nullable=False),
+)
+
 assignments = Table(
     "referral_assignments",
     metadata,

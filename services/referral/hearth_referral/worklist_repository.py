@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .domain import OPEN
-from .tables import assignments, coordinators, member_attributions, referrals
+from .tables import assignments, caseload_changes, coordinators, member_attributions, referrals
 from .worklist import Caseload
 
 _OPEN = [s.value for s in OPEN]
@@ -38,11 +38,12 @@ class QueueRepository:
     async def caseloads(
         self, *, provider_org_id: str | None = None, active_only: bool = True
     ) -> list[Caseload]:
-        """Each coordinator's open referrals right now (locks nothing: a concurrent batch may pick
-        the same coordinator, which only makes the balance approximate)."""
+        """Each coordinator's open referrals right now, as the database keeps them
+        (`caseload_changes`). Locks nothing: a concurrent batch may pick the same coordinator,
+        which only makes the balance approximate."""
         open_count = (
-            select(func.count())
-            .where(referrals.c.coordinator_id == coordinators.c.coordinator_id, referrals.c.status.in_(_OPEN))
+            select(func.coalesce(func.sum(caseload_changes.c.change), 0))
+            .where(caseload_changes.c.coordinator_id == coordinators.c.coordinator_id)
             .scalar_subquery()
         )
         query = select(coordinators.c.coordinator_id, coordinators.c.provider_org_id, open_count.label("n"))
