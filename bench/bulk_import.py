@@ -4,8 +4,9 @@ with coordinators registered so that every new referral is assigned (a third of 
 provider organization, the rest go to the lightest caseload overall).
 
 An import is bound by its one Postgres backend, so the service's rate is measured with two
-requests in flight (one per core of this machine: two backends work at once); the rate of one
-request at a time is reported beside it.
+requests in flight (one per core of this machine: two backends work at once) over an even number
+of requests (an odd one would run its last request alone); the rate of one request at a time,
+measured first over `ONE_AT_A_TIME` requests, is reported beside it.
 
 Both layouts are measured: the outbox relay inside the API process (`make up`: it publishes on
 the core that parses lines) and, as in production, the API with HEARTH_RELAY_ENABLED=false
@@ -37,6 +38,7 @@ from .http_load import serve, wait_ok
 
 CHUNK = 5000
 IN_FLIGHT = 2
+ONE_AT_A_TIME = 4
 ORGS = ("org-a", "org-b", "org-c")
 COORDINATORS = [(f"bench-{org}-{i}", org) for org in ORGS for i in range(2)]
 
@@ -128,13 +130,12 @@ def _import_layout(
                     json={"coordinator_id": coordinator_id, "provider_org_id": org},
                 ).raise_for_status()
             send = partial(_send, client, f"http://127.0.0.1:{port}/referrals/import")
-            half = len(chunks) // 2
             started = time.perf_counter()
-            imported += sum(map(send, chunks[:half]))
+            imported += sum(map(send, chunks[:ONE_AT_A_TIME]))
             one_at_a_time = time.perf_counter() - started
             started = time.perf_counter()
             with ThreadPoolExecutor(IN_FLIGHT) as pool:
-                in_flight = sum(pool.map(send, chunks[half:]))
+                in_flight = sum(pool.map(send, chunks[ONE_AT_A_TIME:]))
             elapsed = time.perf_counter() - started
             imported += in_flight
         drained = _drain_seconds(env["HEARTH_DATABASE_URL"])
@@ -157,8 +158,11 @@ def _import_layout(
 
 
 def bulk_import(
-    env: dict[str, str], log_dir: Path, headers: dict[str, str], count: int = 50_000
+    env: dict[str, str], log_dir: Path, headers: dict[str, str], count: int = 60_000
 ) -> dict[str, Any]:
+    in_flight_chunks = -(-count // CHUNK) - ONE_AT_A_TIME
+    if in_flight_chunks <= 0 or in_flight_chunks % IN_FLIGHT:
+        raise ValueError(f"{count} referrals leave {in_flight_chunks} requests for {IN_FLIGHT} in flight")
     run = uuid.uuid4().hex[:8]
     layouts = {
         layout: _import_layout(layout, env, log_dir, headers, f"{run}-{n}", count)
