@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from hearth_devstack.tokens import bearer_headers, dev_keys_dir, jwks_url
 
 from . import readme_table
@@ -25,7 +23,7 @@ from .bulk_import import bulk_import
 from .case_finding import rows as case_finding_rows
 from .eligibility import rows as eligibility_rows
 from .http_load import http_endpoints
-from .infra import BenchInfra, bench_infra
+from .infra import BenchInfra, bench_infra, vacuum_analyze
 from .kafka_raw import kafka_raw
 from .month_close import rows as month_close_rows
 from .pipeline import pipeline
@@ -182,16 +180,6 @@ BENCHMARKS: dict[str, Callable[[BenchContext], list[Row]]] = {
 }
 
 
-async def _vacuum(database_url: str) -> None:
-    """As pgbench does before it measures: VACUUM ANALYZE, so that no benchmark pays for the dead
-    rows and unset visibility of the one before it (autovacuum would start on them mid-run)."""
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute("VACUUM (ANALYZE)")
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -219,7 +207,7 @@ def main() -> None:
             readme_table.record("kafka", _kafka_rows(ctx), machine(), load)
         for name, benchmark in BENCHMARKS.items():
             if args.only in (None, name):
-                asyncio.run(_vacuum(infra.database_url))
+                asyncio.run(vacuum_analyze(infra.database_url))
                 load = readme_table.load_average()
                 these = benchmark(ctx)
                 rows += these

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
 from hearth_devstack.blocking import run_blocking
 from hearth_devstack.broker import EmbeddedBroker
 from hearth_devstack.postgres import EmbeddedPostgres
@@ -37,3 +39,13 @@ def bench_infra() -> Iterator[BenchInfra]:
         broker.stop()
         postgres.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def vacuum_analyze(database_url: str) -> None:
+    """As pgbench does before it measures: VACUUM ANALYZE, so that no measurement pays for the
+    dead rows and unset visibility of the one before it (autovacuum would start on them mid-run)."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("VACUUM (ANALYZE)")
+    finally:
+        await conn.close()
