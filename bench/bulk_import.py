@@ -8,9 +8,10 @@ requests in flight (one per core of this machine: two backends work at once) ove
 of requests (an odd one would run its last request alone); the rate of one request at a time,
 measured first over `ONE_AT_A_TIME` requests, is reported beside it.
 
-Both layouts are measured: the outbox relay inside the API process (`make up`: it publishes on
-the core that parses lines) and, as in production, the API with HEARTH_RELAY_ENABLED=false
-beside `python -m hearth_platform.relay referral`. The import's rate is the rate referrals are
+The API runs as deploy/k8s runs it, two processes (`API_WORKERS` uvicorn workers standing for
+its two replicas), in both layouts: the outbox relay inside the API processes (deploy/k8s, and
+`make up` with one process; one relay publishes at a time), and the API with
+HEARTH_RELAY_ENABLED=false beside `python -m hearth_platform.relay referral`. The import's rate is the rate referrals are
 COMMITTED; how long the relay then takes to publish every ReferralReceived is reported beside it
 (polled every 0.1 s, each poll a new connection: ~0.3 s is "already published").
 
@@ -40,6 +41,10 @@ from .infra import vacuum_analyze
 CHUNK = 5000
 IN_FLIGHT = 2
 ONE_AT_A_TIME = 4
+# The API as deploy/k8s runs it, two replicas (here two uvicorn workers: one per core), each with
+# its relay unless the relay runs apart (one relay publishes at a time: it holds an advisory lock).
+# With one process, parsing one list holds up sending the other's rows to Postgres.
+API_WORKERS = 2
 ORGS = ("org-a", "org-b", "org-c")
 COORDINATORS = [(f"bench-{org}-{i}", org) for org in ORGS for i in range(2)]
 
@@ -115,7 +120,9 @@ def _import_layout(
         else None
     )
     api_env = {**env, "HEARTH_RELAY_ENABLED": "false"} if own else env
-    api = serve("hearth_referral.app:app", port, api_env, log_dir / f"referral-import-{layout}.log")
+    api = serve(
+        "hearth_referral.app:app", port, api_env, log_dir / f"referral-import-{layout}.log", API_WORKERS
+    )
     chunks = [
         "".join(_line(run, i) for i in range(start, min(start + CHUNK, count))).encode()
         for start in range(0, count, CHUNK)

@@ -11,8 +11,6 @@ the rules on the whole file), to show where the 834 time goes."""
 
 import asyncio
 import functools
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -32,7 +30,7 @@ from hearth_eligibility.x12.loading import GUIDE
 from hearth_eligibility.x12.one_pass import read_checked
 from hearth_eligibility.x12.validation import read_validated
 
-from .http_load import wait_ok, with_server_cpu, wrk
+from .http_load import serve, wait_ok, with_server_cpu, wrk
 from .pipeline import start_group_at_end
 from .readme_table import met
 
@@ -77,17 +75,6 @@ def wrk_get(url: str, prefix: str, count: int, *, seconds: int, connections: int
         "connections": connections,
         **wrk(url, script, seconds=seconds, connections=connections, token=token),
     }
-
-
-def serve(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """uvicorn with `WORKERS` worker processes (bench.http_load.serve runs one)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-        + ["--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 def _checks(pid: int, url: str, prefix: str, count: int, seconds: int) -> dict[str, Any]:
@@ -140,7 +127,7 @@ def eligibility(env: dict[str, str], log_dir: Path, *, members: int, seconds: in
     result: dict[str, Any] = {"members": members, "file_bytes": len(text), "uvicorn_workers": WORKERS}
 
     (bare_port,) = free_ports(1)
-    bare = serve("bench.eligibility:bare_app", bare_port, env, log_dir / "eligibility-bare.log")
+    bare = serve("bench.eligibility:bare_app", bare_port, env, log_dir / "eligibility-bare.log", WORKERS)
     try:
         wait_ok(f"http://127.0.0.1:{bare_port}/docs")
         result["bare_fastapi_get"] = _checks(
@@ -162,6 +149,7 @@ def eligibility(env: dict[str, str], log_dir: Path, *, members: int, seconds: in
         port,
         {**env, "HEARTH_CONSUMER_GROUP": group},
         log_dir / "eligibility.log",
+        WORKERS,
     )
     try:
         wait_ok(f"http://127.0.0.1:{port}/health")

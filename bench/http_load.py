@@ -138,21 +138,12 @@ def with_server_cpu(pid: int, seconds: int, load: Callable[[], dict[str, Any]]) 
     return result
 
 
-def serve(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def serve(app: str, port: int, env: dict[str, str], log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
+    """uvicorn serving `app`, with `workers` worker processes (one: uvicorn runs it in-process)."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+        + (["--workers", str(workers)] if workers > 1 else [])
+        + ["--no-access-log", "--log-level", "warning"],
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
