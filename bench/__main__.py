@@ -146,7 +146,7 @@ def _import(ctx: BenchContext) -> list[Row]:
     write("bulk_import", imports)
     rows: list[Row] = []
     for layout, label in (
-        ("relay_in_process", "relay in the API process"),
+        ("relay_in_process", "relay in the API processes"),
         ("relay_own_process", "relay as its own process"),
     ):
         result = imports["layouts"][layout]
@@ -154,7 +154,7 @@ def _import(ctx: BenchContext) -> list[Row]:
         rows.append(
             (
                 f"referral list import, POST /referrals/import (NDJSON, {imports['chunk_lines']:,}-line "
-                f"requests, {imports['in_flight']} in flight), {label}",
+                f"requests, {imports['in_flight']} in flight, {imports['api_processes']} API processes), {label}",
                 f"{result['imported_per_s']:,} referrals/s committed "
                 f"(one request at a time: {result['one_request_at_a_time_per_s']:,}/s); all "
                 f"{imports['referrals']:,} ReferralReceived published "

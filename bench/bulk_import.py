@@ -186,6 +186,7 @@ def bulk_import(
         "chunk_lines": CHUNK,
         "coordinators": len(COORDINATORS),
         "in_flight": IN_FLIGHT,
+        "api_processes": API_WORKERS,
         "raw_copy_per_s": raw_per_s,
         # The relay-in-process numbers at the top level, as before this file measured two layouts.
         **{k: v for k, v in in_process.items() if k != "all_published_seconds_after_import"},
