@@ -329,6 +329,41 @@ async def test_the_relay_can_run_as_its_own_process(stack: Stack, http, member_i
         stack.kill(api)
 
 
+async def test_two_replicas_are_both_ready_and_one_relay_publishes_what_either_accepts(
+    stack: Stack, http, member_id
+):
+    """As deploy/k8s runs a service: two replicas, each with its relay; the relay lock lets one
+    publish, and the other replica stays ready (its readiness probe must not fail for waiting)."""
+    from .stack import free_port
+
+    database = await stack.isolated_database()
+    first = stack.start("referral", port=free_port(), database_url=database)
+    first_url = await _healthy_url(stack, first)
+    second = stack.start("referral", port=free_port(), database_url=database)
+    try:
+        second_url = await _healthy_url(stack, second)
+        brokers = {
+            (await http.get(f"{url}/health")).json()["checks"]["broker"]: url
+            for url in (first_url, second_url)
+        }
+        assert set(brokers) == {"ok", "standby"}
+        response = await http.post(
+            f"{brokers['standby']}/referrals",
+            json={
+                "member_id": member_id,
+                "source": "aco",
+                "referrer_id": "aco-8",
+                "referral_date": "2026-11-06",
+            },
+        )
+        assert response.status_code == 201, response.text
+        published = await stack.wait_for_event("referral.events", lambda e: e.subject == member_id)
+        assert published.data["referral_id"] == response.json()["referral_id"]
+    finally:
+        stack.kill(second)
+        stack.kill(first)
+
+
 async def test_a_batch_of_events_reaches_the_outbox_in_publish_order_and_only_when_committed(
     stack: Stack, member_id
 ):

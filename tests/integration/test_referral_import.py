@@ -139,6 +139,47 @@ async def test_imported_referrals_are_assigned_to_their_organizations_coordinato
     assert [(h["from"], h["to"], h["actor"]) for h in history] == [(None, "received", "aco-4")]
 
 
+async def test_caseloads_stay_exact_when_lists_import_concurrently(stack: Stack, http):
+    """The open caseloads assignment reads are kept as changes folded by each import; lists in
+    flight together must neither lose nor double a change."""
+    base = stack.url("referral")
+    tag = uuid.uuid4().hex[:8]
+    org = f"org-con-{tag}"
+    coordinators = [f"c{i}-{tag}" for i in range(3)]
+    for coordinator in coordinators:
+        registered = await http.post(
+            f"{base}/coordinators", json={"coordinator_id": coordinator, "provider_org_id": org}
+        )
+        assert registered.status_code == 201, registered.text
+
+    async def send(batch: int) -> int:
+        lines = "".join(
+            f'{{"member_id":"C-{tag}-{batch}-{i}","source":"aco","referrer_id":"aco-5",'
+            f'"referral_date":"2026-11-20","provider_org_id":"{org}"}}\n'
+            for i in range(150)
+        )
+        response = await http.post(
+            f"{base}/referrals/import",
+            content=lines.encode(),
+            headers={"content-type": "application/x-ndjson"},
+        )
+        assert response.status_code == 200, response.text
+        return int(response.json()["imported"])
+
+    assert sum(await asyncio.gather(*(send(b) for b in range(4)))) == 600
+    worklist = (
+        await http.get(f"{base}/worklist", params={"provider_org_id": org, "as_of": "2026-11-25"})
+    ).json()
+    listed = {c["coordinator_id"]: len(c["referrals"]) for c in worklist["coordinators"]}
+    counted = {
+        c["coordinator_id"]: c["open_referrals"]
+        for c in (await http.get(f"{base}/coordinators", params={"provider_org_id": org})).json()[
+            "coordinators"
+        ]
+    }
+    assert counted == listed and sum(counted.values()) == 600
+
+
 async def test_an_imported_line_is_published_as_the_referral_received_contract(stack: Stack, http):
     run = uuid.uuid4().hex[:8]
     member = f"E-{run}"

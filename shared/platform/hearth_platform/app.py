@@ -380,7 +380,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:
-        """Readiness: 200 when the database answers and the broker is reachable, else 503."""
+        """Readiness: 200 when the database answers and the broker is reachable, else 503. A
+        replica whose relay waits for another replica's relay lock ("standby") is ready: its
+        API writes to the outbox, which the other relay publishes."""
         runtime: Runtime = request.app.state.runtime
         checks: dict[str, Any] = {}
         try:
@@ -389,10 +391,11 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         except Exception:
             checks["database"] = "unavailable"
         if runtime.settings.relay_enabled:
-            checks["broker"] = "ok" if runtime.relay.broker_ok else "unavailable"
+            relay = runtime.relay
+            checks["broker"] = "ok" if relay.broker_ok else "standby" if relay.standby else "unavailable"
         if runtime.consumer is not None:
             checks["consumer"] = "ok" if runtime.consumer.running else "starting"
-        ok = all(v == "ok" for v in checks.values())
+        ok = all(v in ("ok", "standby") for v in checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "degraded", "service": definition.name, "checks": checks},
             status_code=200 if ok else 503,

@@ -43,6 +43,8 @@ class Relay:
         self._wake = asyncio.Event()
         self.producer: AIOKafkaProducer | None = None
         self.broker_ok = False
+        # Waiting for the relay lock another replica holds: nothing to publish, nothing wrong.
+        self.standby = False
         self.published = 0
 
     async def run(self) -> None:
@@ -79,7 +81,9 @@ class Relay:
 
     async def _hold_lock(self, conn: asyncpg.Connection) -> None:
         while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+            self.standby = True
             await asyncio.sleep(self.settings.relay_poll_interval_s)
+        self.standby = False
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
