@@ -119,7 +119,11 @@ def _import_layout(
         if own
         else None
     )
-    api_env = {**env, "HEARTH_RELAY_ENABLED": "false"} if own else env
+    # A consumer group of its own: members of the service's group coming and going by twos left
+    # the embedded broker's group slow to let the next benchmark's service join (over 60 s).
+    api_env = {**env, "HEARTH_CONSUMER_GROUP": f"bench-import-{run}"}
+    if own:
+        api_env["HEARTH_RELAY_ENABLED"] = "false"
     api = serve(
         "hearth_referral.app:app", port, api_env, log_dir / f"referral-import-{layout}.log", API_WORKERS
     )

@@ -152,14 +152,17 @@ def serve(app: str, port: int, env: dict[str, str], log: Path, workers: int = 1)
 
 def wait_ok(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
+    last = "no answer"
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            response = httpx.get(url, timeout=1)
+            if response.status_code == 200:
                 return
-        except httpx.TransportError:
-            pass
+            last = f"{response.status_code} {response.text[:300]}"
+        except httpx.TransportError as error:
+            last = type(error).__name__
         time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout}s")
+    raise RuntimeError(f"{url} did not answer 200 within {timeout}s (last: {last})")
 
 
 def http_endpoints(
