@@ -39,6 +39,7 @@ def bench_infra() -> Iterator[BenchInfra]:
         broker.stop()
         postgres.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        postgres.log_path.unlink(missing_ok=True)
 
 
 async def vacuum_analyze(database_url: str) -> None:
