@@ -44,7 +44,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write(name: str, result: dict[str, Any]) -> None:
+def write(ctx: "BenchContext", name: str, result: dict[str, Any]) -> None:
+    """bench/results/<name>.json; a --quick run writes nothing (smoke sizes are not results)."""
+    if ctx.quick:
+        return
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), **result}, indent=2) + "\n")
 
@@ -71,6 +74,10 @@ class BenchContext:
     headers: dict[str, str]
 
     @property
+    def quick(self) -> bool:
+        return self.scale != 1.0
+
+    @property
     def token(self) -> str:
         return self.headers["authorization"].removeprefix("Bearer ")
 
@@ -86,7 +93,7 @@ def _pipeline(ctx: BenchContext) -> list[Row]:
     raw = ctx.raw
     pipe = asyncio.run(pipeline(ctx.infra, count=int(50_000 * ctx.scale)))
     pipe["ratio_to_raw_consume"] = round(pipe["consumed_per_s"] / raw["consume_per_s"], 3)
-    write("pipeline", pipe)
+    write(ctx, "pipeline", pipe)
     return [
         (
             "service pipeline: consume + inbox + handler + outbox, committed (1 replica)",
@@ -113,7 +120,7 @@ def _pipeline(ctx: BenchContext) -> list[Row]:
 
 def _http(ctx: BenchContext) -> list[Row]:
     http = http_endpoints(ctx.env, ctx.logs, ctx.token, seconds=max(int(10 * ctx.scale), 3))
-    write("http_endpoints", http)
+    write(ctx, "http_endpoints", http)
     bare = http["bare_fastapi"]["requests_per_s"]
     rows: list[Row] = []
     for layout, label in (
@@ -143,7 +150,7 @@ def _http(ctx: BenchContext) -> list[Row]:
 def _import(ctx: BenchContext) -> list[Row]:
     # --quick: 6 requests of 5,000 lines (4 one at a time, 2 in flight).
     imports = bulk_import(ctx.env, ctx.logs, ctx.headers, count=60_000 if ctx.scale == 1 else 30_000)
-    write("bulk_import", imports)
+    write(ctx, "bulk_import", imports)
     rows: list[Row] = []
     for layout, label in (
         ("relay_in_process", "relay in the API processes"),
@@ -200,8 +207,8 @@ def main() -> None:
         scale = 0.1 if args.quick else 1.0
         load = readme_table.load_average()
         raw = asyncio.run(kafka_raw(infra.kafka_bootstrap, count=int(200_000 * scale)))
-        write("kafka_raw", raw)
         ctx = BenchContext(infra, env, Path(logs), scale, raw, bearer_headers(client="bench"))
+        write(ctx, "kafka_raw", raw)
         rows += _kafka_rows(ctx)
         if not args.quick:
             readme_table.record("kafka", _kafka_rows(ctx), machine(), load)

@@ -190,7 +190,7 @@ def rows(ctx: Any) -> list[tuple[str, ...]]:
     from bench.__main__ import write
 
     result = case_finding(ctx.env, ctx.logs, lines=int(5_000_000 * ctx.scale))
-    write("case_finding", result)
+    write(ctx, "case_finding", result)
     return [
         (
             f"case-finding over {result['claim_lines']:,} claim lines (COPY, score in SQL, refer)",

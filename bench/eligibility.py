@@ -206,7 +206,7 @@ def rows(ctx: Any) -> list[tuple[str, ...]]:
     result = eligibility(
         ctx.env, ctx.logs, members=int(100_000 * ctx.scale), seconds=max(int(10 * ctx.scale), 3)
     )
-    write("eligibility", result)
+    write(ctx, "eligibility", result)
     rows = []
     # The target is a throughput with a latency bound, measured with 16 connections; the row with 4
     # shows the latency when few clients ask (too few to offer 3,000/s).

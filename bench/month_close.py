@@ -266,7 +266,7 @@ def rows(ctx: Any) -> list[tuple[str, ...]]:
     from bench.__main__ import write
 
     result = month_close(ctx.env, ctx.logs, members=int(1_000_000 * ctx.scale))
-    write("month_close", result)
+    write(ctx, "month_close", result)
     full = result["member_months"] >= 1_000_000
     return [
         (

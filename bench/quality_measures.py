@@ -188,7 +188,7 @@ def rows(ctx: Any) -> list[tuple[str, ...]]:
     from bench.__main__ import write
 
     result = quality_measures(ctx.env, ctx.logs, members=int(100_000 * ctx.scale))
-    write("quality_measures", result)
+    write(ctx, "quality_measures", result)
     return [
         (
             f"quality: {result['measures']} measures, {result['members']:,} members x 12 months "
